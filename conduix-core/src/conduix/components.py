@@ -1,0 +1,190 @@
+"""The three component kinds a connector implements: Source, Stage and Sink.
+
+Records are JSON-like ``dict`` objects. They move in :class:`Batch` objects that
+also carry per-record metadata (kept apart from the data, like Vector's event
+metadata) and the acknowledgement handles of the source batches they came from.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "Batch",
+    "ComponentConfig",
+    "Context",
+    "Emit",
+    "Sink",
+    "Source",
+    "Stage",
+]
+
+
+class ComponentConfig(BaseModel):
+    """Base of every component's config model; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+ConfigT = TypeVar("ConfigT", bound=ComponentConfig)
+
+
+@dataclass
+class Context:
+    """What the runtime tells a component about where it runs."""
+
+    component_id: str
+    pipeline: str = "pipeline"
+    state_dir: Path = field(default_factory=lambda: Path(".conduix"))
+    batch_size: int = 1000
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def logger(self) -> logging.Logger:
+        return logging.getLogger(f"conduix.component.{self.component_id}")
+
+
+class Batch:
+    """Records moving together through the pipeline.
+
+    ``records`` is a list of dicts. ``meta`` is ``None`` or a list of the same
+    length with one metadata dict per record (source id, position, ingest time,
+    connector fields such as topic/partition/offset). ``acks`` are the
+    acknowledgement handles of the source batches these records came from; a
+    stage that derives a new batch keeps them with :meth:`derive`.
+    """
+
+    __slots__ = ("acks", "meta", "position", "records")
+
+    def __init__(self, records: list[dict[str, Any]], meta: list[dict[str, Any]] | None = None,
+                 *, position: Any = None, acks: Sequence[Any] = ()) -> None:
+        self.records = records
+        self.meta = meta
+        self.position = position
+        self.acks = tuple(acks)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.records)
+
+    def __repr__(self) -> str:
+        return f"Batch({len(self.records)} records, position={self.position!r})"
+
+    def meta_at(self, index: int) -> dict[str, Any]:
+        """The metadata of record ``index`` (an empty dict when there is none)."""
+        if self.meta is None:
+            return {}
+        return self.meta[index]
+
+    def derive(self, records: list[dict[str, Any]],
+               meta: list[dict[str, Any]] | None = None) -> Batch:
+        """A new batch from these records that keeps this batch's acknowledgement handles."""
+        return Batch(records, meta, position=self.position, acks=self.acks)
+
+    def select(self, indices: Sequence[int]) -> Batch:
+        """A derived batch holding only the records at ``indices`` (metadata kept aligned)."""
+        records = self.records
+        meta = self.meta
+        return self.derive([records[i] for i in indices],
+                           None if meta is None else [meta[i] for i in indices])
+
+    def pairs(self) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """Iterate ``(record, metadata)`` pairs."""
+        if self.meta is None:
+            empty: dict[str, Any] = {}
+            for record in self.records:
+                yield record, empty
+        else:
+            yield from zip(self.records, self.meta)
+
+
+Emit = Callable[..., None]
+"""``emit(batch, output=None)``: hand a batch to the default or a named output."""
+
+
+class _Component(Generic[ConfigT]):
+    Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+    kind: ClassVar[str] = "component"
+
+    def __init__(self, config: ConfigT, context: Context) -> None:
+        self.config = config
+        self.context = context
+
+    @property
+    def id(self) -> str:
+        return self.context.component_id
+
+    def open(self) -> None:
+        """Connect, open files. Called once, in the thread that runs the component."""
+
+    def close(self) -> None:
+        """Release everything :meth:`open` took."""
+
+
+class Source(_Component[ConfigT]):
+    """Reads records in batches.
+
+    The runtime calls :meth:`read` repeatedly from one thread. It returns a
+    batch (possibly empty when nothing is available right now) or ``None`` when
+    the source is exhausted. A batch's ``position`` is handed back to
+    :meth:`acknowledge` once every sink it reached has written it; acks arrive
+    in the source's thread, in any order for different batches.
+    """
+
+    kind = "source"
+
+    def read(self, max_records: int) -> Batch | None:
+        raise NotImplementedError
+
+    def acknowledge(self, position: Any) -> None:
+        """Every record of the batch at ``position`` was written by every sink."""
+
+    def checkpoint(self) -> dict[str, Any] | None:
+        """JSON-able state holding only acknowledged positions, or None."""
+        return None
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Resume from a state :meth:`checkpoint` returned; called before :meth:`open`."""
+
+    def stop(self) -> None:
+        """Asked to stop reading (shutdown). May be called from another thread."""
+
+
+class Stage(_Component[ConfigT]):
+    """Transforms batches; emits to its default output and to named outputs.
+
+    A stage that emits nothing for a batch dropped it on purpose: its records
+    count as acknowledged.
+    """
+
+    kind = "stage"
+
+    def outputs(self) -> list[str]:
+        """Named outputs besides the default one (referenced as ``<id>.<name>``)."""
+        return []
+
+    def process(self, batch: Batch, emit: Emit) -> None:
+        raise NotImplementedError
+
+    def finish(self, emit: Emit) -> None:
+        """End of input: emit whatever the stage still holds."""
+
+
+class Sink(_Component[ConfigT]):
+    """Writes batches. When :meth:`write` returns, the batch counts as written."""
+
+    kind = "sink"
+
+    def write(self, batch: Batch) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Make everything written so far durable."""
