@@ -96,6 +96,12 @@ class Batch:
         return self.derive([records[i] for i in indices],
                            None if meta is None else [meta[i] for i in indices])
 
+    def copy(self) -> Batch:
+        """A deep copy of the records and metadata, with the same acknowledgement handles."""
+        return Batch([_copy(r) for r in self.records],
+                     None if self.meta is None else [dict(m) for m in self.meta],
+                     position=self.position, acks=self.acks)
+
     def pairs(self) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         """Iterate ``(record, metadata)`` pairs."""
         if self.meta is None:
@@ -104,6 +110,14 @@ class Batch:
                 yield record, empty
         else:
             yield from zip(self.records, self.meta)
+
+
+def _copy(value: Any) -> Any:
+    if type(value) is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_copy(v) for v in value]
+    return value
 
 
 Emit = Callable[..., None]

@@ -42,7 +42,17 @@ class ConfigError(ConduixError, ValueError):
         self.column = column
         self.file = file
         self.hint = hint
+        self.errors: list[ConfigError] = [self]
         super().__init__(self.render())
+
+    @classmethod
+    def collect(cls, errors: list[ConfigError]) -> ConfigError:
+        """One error standing for several; ``str()`` lists each on its own line."""
+        if len(errors) == 1:
+            return errors[0]
+        group = cls(f"{len(errors)} problems:\n" + "\n".join("  " + str(e) for e in errors))
+        group.errors = list(errors)
+        return group
 
     def render(self) -> str:
         where = ""
@@ -115,6 +125,7 @@ class RemapCompileError(RemapError, ConfigError):
         self.source = source
         self.hint = hint
         self.path = None
+        self.errors = [self]
         self.file = None
         Exception.__init__(self, self.render())
 

@@ -1,0 +1,18 @@
+"""The built-in components, registered through the same hook as any plugin."""
+
+from __future__ import annotations
+
+from conduix.hookspecs import hookimpl
+from conduix.registry import ComponentRegistry
+
+
+@hookimpl
+def conduix_register_components(registry: ComponentRegistry) -> None:
+    registry.add_source("generate", "conduix.builtins.generate:GenerateSource")
+    registry.add_source("file", "conduix.builtins.files:FileSource")
+    registry.add_source("stdin", "conduix.builtins.stdio:StdinSource")
+    registry.add_stage("python", "conduix.builtins.python_stage:PythonStage")
+    registry.add_stage("router", "conduix.builtins.router:RouterStage")
+    registry.add_sink("stdout", "conduix.builtins.stdio:StdoutSink")
+    registry.add_sink("file", "conduix.builtins.files:FileSink")
+    registry.add_sink("blackhole", "conduix.builtins.blackhole:BlackholeSink")

@@ -1,0 +1,104 @@
+"""``python``: a user function over each record or each batch, the escape hatch for custom code."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import Field
+
+from conduix.components import Batch, ComponentConfig, Context, Emit, Stage
+from conduix.errors import ComponentError, ConfigError
+
+__all__ = ["PythonStage", "import_function"]
+
+
+class PythonStageConfig(ComponentConfig):
+    function: str = Field(..., pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+                          description="'module:function'. Record mode: f(record) -> dict | list[dict] | None. "
+                                      "Batch mode: f(records) -> list[dict].")
+    mode: Literal["record", "batch"] = Field("record", description="Call the function per record or per batch.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for every call.")
+    python_path: list[str] = Field(default_factory=list, description="Directories searched for the module "
+                                   "(the working directory always is).")
+
+
+def import_function(target: str, python_path: list[str] | None = None) -> Callable[..., Any]:
+    """Import ``module:function``; failures are ConfigErrors that say what to fix."""
+    module_name, _, attr = target.partition(":")
+    for directory in [*(python_path or []), os.getcwd()]:
+        directory = os.path.abspath(directory)
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import module {module_name!r}: {exc}",
+                          hint="check 'function', and 'python_path' for where the module lives") from None
+    obj: Any = module
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise ConfigError(f"module {module_name!r} has no {attr!r}", hint="check the function name")
+    if not callable(obj):
+        raise ConfigError(f"{target} is not callable", hint="name a function")
+    return obj  # type: ignore[no-any-return]
+
+
+class PythonStage(Stage[PythonStageConfig]):
+    Config = PythonStageConfig
+
+    def __init__(self, config: PythonStageConfig, context: Context) -> None:
+        super().__init__(config, context)
+        self.function = import_function(config.function, config.python_path)
+
+    def process(self, batch: Batch, emit: Emit) -> None:
+        if self.config.mode == "batch":
+            self._process_batch(batch, emit)
+        else:
+            self._process_records(batch, emit)
+
+    def _process_batch(self, batch: Batch, emit: Emit) -> None:
+        out = self.function(batch.records, **self.config.options)
+        if out is None:
+            return
+        if not isinstance(out, list):
+            raise ComponentError(f"stage {self.id!r}: {self.config.function} returned {type(out).__name__}, "
+                                 "expected a list of records", component=self.id)
+        same = out is batch.records or len(out) == len(batch.records)
+        emit(batch.derive(out, batch.meta if same else None))
+
+    def _process_records(self, batch: Batch, emit: Emit) -> None:
+        fn = self.function
+        options = self.config.options
+        records: list[dict[str, Any]] = []
+        meta: list[dict[str, Any]] | None = None if batch.meta is None else []
+        for index, record in enumerate(batch.records):
+            try:
+                out = fn(record, **options) if options else fn(record)
+            except Exception as exc:
+                where = _position(batch, index)
+                raise ComponentError(f"stage {self.id!r} failed on the record at {where}: "
+                                     f"{type(exc).__name__}: {exc}", component=self.id, position=where) from exc
+            if out is None:
+                continue
+            items = out if isinstance(out, list) else [out]
+            records.extend(items)
+            if meta is not None:
+                meta.extend([batch.meta[index]] * len(items))  # type: ignore[index]
+        emit(batch.derive(records, meta))
+
+
+def _position(batch: Batch, index: int) -> str:
+    meta = batch.meta_at(index)
+    if "file" in meta and "line" in meta:
+        return f"{meta['file']}:{meta['line']}"
+    for key in ("offset", "line", "position"):
+        if key in meta:
+            return f"{key} {meta[key]}"
+    if isinstance(batch.position, tuple) and len(batch.position) == 2 and isinstance(batch.position[0], int):
+        return f"sequence {batch.position[0] + index}"
+    return f"index {index} of the batch at {batch.position!r}"

@@ -1,0 +1,87 @@
+"""``conduix run FILE``: run a pipeline standalone, with live progress on a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+import orjson
+
+from conduix.api import Pipeline
+from conduix.cli._common import state_dir_option
+from conduix.runtime import PipelineRun, RunResult
+
+
+def _table(run: PipelineRun, rates: dict[str, float]) -> object:
+    from rich.table import Table
+
+    table = Table(title=f"pipeline {run.spec.name} (Ctrl-C stops, drains and flushes)", expand=False)
+    for column in ("component", "kind", "type", "in", "out", "rate/s", "errors"):
+        table.add_column(column, justify="right" if column in ("in", "out", "rate/s", "errors") else "left")
+    for cid, s in run.stats().items():
+        table.add_row(cid, s.kind, s.type, f"{s.records_in:,}", f"{s.records_out:,}",
+                      f"{rates.get(cid, 0.0):,.0f}", str(s.errors))
+    return table
+
+
+def _live(run: PipelineRun) -> None:
+    from rich.console import Console
+    from rich.live import Live
+
+    last = {cid: (s.records_in, time.monotonic()) for cid, s in run.stats().items()}
+    rates: dict[str, float] = {}
+    with Live(_table(run, rates), console=Console(stderr=True), refresh_per_second=4, transient=False) as live:
+        while not run.join(0.5):
+            now = time.monotonic()
+            for cid, s in run.stats().items():
+                count, then = last[cid]
+                rates[cid] = (s.records_in - count) / max(now - then, 1e-6)
+                last[cid] = (s.records_in, now)
+            live.update(_table(run, rates))
+        live.update(_table(run, {}))
+
+
+def _summary(result: RunResult) -> str:
+    lines = [f"pipeline {result.pipeline}: {result.status} in {result.duration:.2f}s"]
+    for cid, s in result.stats.items():
+        lines.append(f"  {s.kind:<6} {cid:<20} in {s.records_in:>10,}  out {s.records_out:>10,}"
+                     + (f"  errors {s.errors}" if s.errors else ""))
+    return "\n".join(lines)
+
+
+@click.command("run")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@state_dir_option
+@click.option("--progress/--no-progress", default=None,
+              help="Live progress table (default: on when stderr is a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stderr.")
+def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool) -> None:
+    """Run the pipeline in FILE until its sources end or it is stopped (Ctrl-C / SIGTERM).
+
+    Exit codes: 0 succeeded, 1 the run failed, 2 bad config or usage.
+    """
+    pipeline = Pipeline.from_yaml(file)
+    for warning in pipeline.spec.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if progress:
+        run = pipeline.start(state_dir=state_dir, handle_signals=True)
+        try:
+            _live(run)
+        except KeyboardInterrupt:
+            run.stop()
+            run.join()
+        result = run.result
+    else:
+        result = pipeline.run(state_dir=state_dir)
+    assert result is not None
+    if as_json:
+        click.echo(orjson.dumps(result.as_dict()).decode(), err=True)
+    elif not progress:
+        click.echo(_summary(result), err=True)
+    if not result.ok:
+        click.secho(f"error: {result.error}", fg="red", err=True)
+        sys.exit(1)

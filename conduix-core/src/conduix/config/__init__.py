@@ -1,0 +1,17 @@
+"""Pipeline configuration: YAML with locations, validation, the resolved spec."""
+
+from conduix.config.loader import load_pipeline, load_pipeline_text, pipeline_from_dict
+from conduix.config.model import Settings, SupervisionSettings
+from conduix.config.spec import ComponentSpec, InputRef, PipelineSpec, SupervisionNode
+
+__all__ = [
+    "ComponentSpec",
+    "InputRef",
+    "PipelineSpec",
+    "Settings",
+    "SupervisionNode",
+    "SupervisionSettings",
+    "load_pipeline",
+    "load_pipeline_text",
+    "pipeline_from_dict",
+]

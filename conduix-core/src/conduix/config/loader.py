@@ -1,0 +1,305 @@
+"""Load and validate pipeline files: every mistake becomes a ConfigError at its YAML location."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from pathlib import Path as FsPath
+from typing import Any
+
+from conduix.components import ComponentConfig, Context
+from conduix.config.model import PipelineHeader, SupervisionSettings, validation_errors
+from conduix.config.spec import ComponentSpec, InputRef, PipelineSpec, SupervisionNode
+from conduix.config.yamlsource import Located, Path, format_path, interpolate, load_yaml
+from conduix.errors import ConduixError, ConfigError
+from conduix.registry import ComponentRegistry, Kind
+from pydantic import ValidationError
+
+__all__ = ["COMMON_KEYS", "load_pipeline", "load_pipeline_text", "pipeline_from_dict"]
+
+SECTIONS: dict[str, Kind] = {"sources": "source", "transforms": "stage", "sinks": "sink"}
+COMMON_KEYS = ("type", "inputs")
+_ID = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def load_pipeline(path: str | FsPath, *, registry: ComponentRegistry | None = None,
+                  env: Mapping[str, str] | None = None) -> PipelineSpec:
+    """Read, interpolate and validate a pipeline file."""
+    file = str(path)
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"pipeline file {file} does not exist", hint="check the path") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read pipeline file {file}: {exc.strerror}") from None
+    return load_pipeline_text(text, file=file, registry=registry, env=env,
+                              default_name=FsPath(path).stem)
+
+
+def load_pipeline_text(text: str, *, file: str | None = None, registry: ComponentRegistry | None = None,
+                       env: Mapping[str, str] | None = None, default_name: str = "pipeline") -> PipelineSpec:
+    doc = load_yaml(text, file)
+    return _build(doc, registry, env, default_name)
+
+
+def pipeline_from_dict(data: dict[str, Any], *, registry: ComponentRegistry | None = None,
+                       name: str = "pipeline") -> PipelineSpec:
+    """Validate a config given as Python data (the same shape as the YAML)."""
+    return _build(Located(data), registry, {}, name)
+
+
+def _build(doc: Located, registry: ComponentRegistry | None, env: Mapping[str, str] | None,
+           default_name: str) -> PipelineSpec:
+    if registry is None:
+        from conduix.plugins import get_plugin_host
+
+        registry = get_plugin_host().registry
+    if not isinstance(doc.data, dict):
+        raise doc.error("a pipeline file must be a mapping of keys (version, name, sources, ...)", ())
+    interpolate(doc, env)
+    try:
+        header = PipelineHeader.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ConfigError.collect(validation_errors(exc, doc, (), PipelineHeader)) from None
+    builder = _Builder(doc, registry, header)
+    if header.type == "actor":
+        builder.read_tree()
+    else:
+        if header.children is not None:
+            builder.errors.append(doc.error("'children' belongs to the hierarchical format", ("children",),
+                                            key=True, hint="add 'type: actor' at the top, or remove it"))
+        for section, kind in SECTIONS.items():
+            entries = doc.data.get(section)
+            for cid, raw in (entries or {}).items():
+                builder.component(str(cid), kind, raw, (section, cid))
+    builder.check_graph()
+    if builder.errors:
+        raise ConfigError.collect(builder.errors)
+    return PipelineSpec(
+        name=header.name or default_name, components=builder.components, settings=header.settings,
+        description=header.description, format=header.type, supervision=builder.tree,
+        file=doc.file, warnings=builder.warnings, raw=doc.data,
+    )
+
+
+class _Builder:
+    def __init__(self, doc: Located, registry: ComponentRegistry, header: PipelineHeader) -> None:
+        self.doc = doc
+        self.registry = registry
+        self.header = header
+        self.components: dict[str, ComponentSpec] = {}
+        self.errors: list[ConfigError] = []
+        self.warnings: list[str] = []
+        self.tree: SupervisionNode | None = None
+        self._raw_inputs: dict[str, tuple[Any, Path]] = {}
+        self._paths: dict[str, Path] = {}
+
+    # -- components ------------------------------------------------------------------
+    def component(self, cid: str, kind: Kind, raw: Any, path: Path) -> None:
+        doc = self.doc
+        if not _ID.match(cid):
+            self.errors.append(doc.error(f"component id {cid!r} may use only letters, digits, '_' and '-'",
+                                         path, key=True, hint="rename it ('.' separates outputs)"))
+            return
+        if cid in self._paths:
+            self.errors.append(doc.error(f"component id {cid!r} is used twice", path, key=True,
+                                         hint="ids must be unique across sources, transforms and sinks"))
+            return
+        self._paths[cid] = path
+        if not isinstance(raw, dict):
+            self.errors.append(doc.error(f"{kind} {cid!r} must be a mapping with a 'type:' key", path))
+            return
+        type_name = raw.get("type")
+        if not isinstance(type_name, str):
+            self.errors.append(doc.error(f"{kind} {cid!r} has no 'type'", path,
+                                         hint=f"add 'type:' with one of: {', '.join(self.registry.names(kind))}"))
+            return
+        if kind == "source":
+            if "inputs" in raw:
+                self.errors.append(doc.error("a source takes no 'inputs'", (*path, "inputs"), key=True,
+                                             hint="remove it, or move the component to transforms/sinks"))
+        else:
+            self._raw_inputs[cid] = (raw.get("inputs"), (*path, "inputs"))
+        try:
+            entry = self.registry.get(kind, type_name, path=format_path((*path, "type")))
+            cls = entry.load()
+        except ConfigError as exc:
+            line, column = doc.where((*path, "type"))
+            exc.line, exc.column, exc.file = line, column, doc.file
+            exc.args = (exc.render(),)
+            self.errors.append(exc)
+            return
+        except ConduixError as exc:
+            self.errors.append(doc.error(str(exc), (*path, "type")))
+            return
+        model: type[ComponentConfig] = getattr(cls, "Config", ComponentConfig)
+        options = {k: v for k, v in raw.items() if k not in COMMON_KEYS}
+        try:
+            config = model.model_validate(options)
+        except ValidationError as exc:
+            self.errors.extend(validation_errors(exc, doc, path, model, skip_keys=()))
+            return
+        spec = ComponentSpec(cid, kind, type_name, cls, config, path=format_path(path))
+        try:
+            instance = spec.build(Context(component_id=cid, pipeline=self.header.name or "pipeline"))
+            spec.outputs = list(instance.outputs()) if kind == "stage" else []
+        except ConfigError as exc:
+            self.errors.append(doc.error(exc.message, path, hint=exc.hint))
+            return
+        self.components[cid] = spec
+
+    # -- hierarchical format -----------------------------------------------------------
+    def read_tree(self) -> None:
+        doc, header = self.doc, self.header
+        for section in SECTIONS:
+            if doc.data.get(section) is not None:
+                self.errors.append(doc.error(f"'{section}' belongs to the flat format", (section,), key=True,
+                                             hint="with 'type: actor', list components under 'children'"))
+        if not header.children:
+            self.errors.append(doc.error("a 'type: actor' pipeline needs 'children'", (),
+                                         hint="add children of type supervisor, source, stage or sink"))
+            return
+        self.tree = self._supervisor("root", header.supervision or SupervisionSettings(),
+                                     doc.data["children"], ("children",))
+
+    def _supervisor(self, sid: str, settings: SupervisionSettings, children: Any, path: Path) -> SupervisionNode:
+        node = SupervisionNode(sid, settings)
+        if not isinstance(children, list):
+            self.errors.append(self.doc.error("'children' must be a list", path))
+            return node
+        for i, child in enumerate(children):
+            cpath = (*path, i)
+            if not isinstance(child, dict):
+                self.errors.append(self.doc.error("a child must be a mapping with 'id' and 'type'", cpath))
+                continue
+            cid, ctype = child.get("id"), child.get("type")
+            if not isinstance(cid, str):
+                self.errors.append(self.doc.error("a child needs an 'id'", cpath, hint="add 'id: <name>'"))
+                continue
+            if ctype == "supervisor":
+                extra = set(child) - {"id", "type", "supervision", "children"}
+                for key in sorted(extra):
+                    self.errors.append(self.doc.error(f"unknown key {key!r} for a supervisor", (*cpath, key),
+                                                      key=True, hint="use id, type, supervision, children"))
+                try:
+                    sub = SupervisionSettings.model_validate(child.get("supervision") or {})
+                except ValidationError as exc:
+                    self.errors.extend(validation_errors(exc, self.doc, (*cpath, "supervision"),
+                                                         SupervisionSettings))
+                    sub = SupervisionSettings()
+                node.children.append(self._supervisor(cid, sub, child.get("children") or [],
+                                                      (*cpath, "children")))
+            elif ctype in ("source", "stage", "sink"):
+                extra = set(child) - {"id", "type", "component", "inputs"}
+                for key in sorted(extra):
+                    self.errors.append(self.doc.error(f"unknown key {key!r} for a {ctype}", (*cpath, key),
+                                                      key=True, hint="use id, type, component, inputs"))
+                component = child.get("component")
+                if not isinstance(component, dict):
+                    self.errors.append(self.doc.error(f"{ctype} {cid!r} needs a 'component:' mapping",
+                                                      cpath, hint="add component: {type: ..., ...}"))
+                    continue
+                raw = dict(component)
+                if "inputs" in child:
+                    raw["inputs"] = child["inputs"]
+                    self.doc.values[(*cpath, "component", "inputs")] = self.doc.where((*cpath, "inputs"))
+                    self.doc.keys[(*cpath, "component", "inputs")] = self.doc.where((*cpath, "inputs"), key=True)
+                self.component(cid, ctype, raw, (*cpath, "component"))  # type: ignore[arg-type]
+                node.children.append(cid)
+            else:
+                self.errors.append(self.doc.error(f"unknown child type {ctype!r}", (*cpath, "type"),
+                                                  hint="use supervisor, source, stage or sink"))
+        return node
+
+    # -- graph --------------------------------------------------------------------------
+    def check_graph(self) -> None:
+        doc = self.doc
+        for cid, (raw, path) in self._raw_inputs.items():
+            spec = self.components.get(cid)
+            if raw is None or raw == []:
+                self.errors.append(doc.error(f"{'sink' if spec is None or spec.kind == 'sink' else 'transform'}"
+                                             f" {cid!r} has no inputs", path[:-1],
+                                             hint="add 'inputs: [<source or transform id>]'"))
+                continue
+            items = [raw] if isinstance(raw, str) else raw
+            if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+                self.errors.append(doc.error("'inputs' must be a list of component ids", path))
+                continue
+            refs = []
+            for i, item in enumerate(items):
+                ref = self._resolve(item, (*path, i) if not isinstance(raw, str) else path)
+                if ref is not None:
+                    refs.append(ref)
+            if spec is not None:
+                spec.inputs = refs
+        if self.errors:
+            return
+        self._check_cycles()
+        if not self.errors:
+            self._check_reachability()
+
+    def _resolve(self, item: str, path: Path) -> InputRef | None:
+        name, output = item, None
+        if item not in self.components and "." in item:
+            name, _, output = item.partition(".")
+        target = self.components.get(name)
+        if target is None:
+            if name in self._paths:
+                return None  # the component itself had an error, already reported
+            known = [c for c, s in self.components.items() if s.kind != "sink"]
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}?" if close else f"known inputs: {', '.join(known) or 'none'}"
+            self.errors.append(self.doc.error(f"input {item!r} does not exist", path, hint=hint))
+            return None
+        if target.kind == "sink":
+            self.errors.append(self.doc.error(f"input {item!r} is a sink; sinks have no outputs", path,
+                                              hint="take the input of that sink instead"))
+            return None
+        if output is not None and output not in target.outputs:
+            known = ", ".join(f"{name}.{o}" for o in target.outputs) or "none"
+            self.errors.append(self.doc.error(f"{target.kind} {name!r} has no output {output!r}", path,
+                                              hint=f"named outputs: {known}"))
+            return None
+        return InputRef(name, output)
+
+    def _check_cycles(self) -> None:
+        state: dict[str, int] = {}
+        for start in self.components:
+            stack: list[tuple[str, int]] = [(start, 0)]
+            trail: list[str] = []
+            while stack:
+                node, idx = stack.pop()
+                if idx == 0:
+                    if state.get(node) == 2:
+                        continue
+                    if state.get(node) == 1:
+                        cycle = [*trail[trail.index(node):], node]
+                        self.errors.append(self.doc.error(
+                            "the inputs form a cycle: " + " -> ".join(reversed(cycle)),
+                            (*self._paths[node], "inputs"),
+                            hint="a component cannot (indirectly) consume its own output"))
+                        return
+                    state[node] = 1
+                    trail.append(node)
+                refs = self.components[node].inputs
+                if idx < len(refs):
+                    stack.append((node, idx + 1))
+                    stack.append((refs[idx].component, 0))
+                else:
+                    state[node] = 2
+                    trail.pop()
+
+    def _check_reachability(self) -> None:
+        used = {ref.component for c in self.components.values() for ref in c.inputs}
+        if not any(c.kind == "source" for c in self.components.values()):
+            self.errors.append(self.doc.error("the pipeline has no source", (),
+                                              hint="add a 'sources:' section with at least one source"))
+        if not any(c.kind == "sink" for c in self.components.values()):
+            self.errors.append(self.doc.error("the pipeline has no sink", (),
+                                              hint="add a 'sinks:' section, e.g. type: stdout"))
+        for spec in self.components.values():
+            if spec.kind != "sink" and spec.id not in used:
+                self.warnings.append(f"{spec.path}: the output of {spec.kind} {spec.id!r} goes nowhere "
+                                     "(its records are dropped)")
+

@@ -1,0 +1,139 @@
+"""Pydantic models for the pipeline-level parts of a config, and error translation."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+from conduix.config.yamlsource import Located, Path
+from conduix.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = [
+    "BackoffSettings",
+    "CheckpointSettings",
+    "PipelineHeader",
+    "Settings",
+    "SupervisionSettings",
+    "validation_errors",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CheckpointSettings(_Strict):
+    interval: float = Field(10.0, gt=0, description="Seconds between checkpoints of acknowledged positions.")
+    store: str | None = Field(None, description="None for files in the state directory, or redis://host:port/db.")
+
+
+class Settings(_Strict):
+    """Run settings shared by every component of the pipeline."""
+
+    batch_size: int = Field(1000, ge=1, le=1_000_000, description="Records a source reads per batch.")
+    queue_size: int = Field(4, ge=1, le=1024,
+                            description="Batches buffered between two components; bounds memory.")
+    idle_sleep: float = Field(0.05, ge=0, description="Seconds a source waits after an empty read.")
+    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)  # type: ignore[arg-type]
+
+
+class BackoffSettings(_Strict):
+    initial: float = Field(1.0, gt=0)
+    max: float = Field(16.0, gt=0)
+    multiplier: float = Field(2.0, ge=1)
+    jitter: float = Field(0.1, ge=0, le=1)
+
+
+class SupervisionSettings(_Strict):
+    strategy: Literal["one_for_one", "one_for_all", "rest_for_one"] = "one_for_one"
+    max_restarts: int = Field(5, ge=0)
+    within_seconds: float = Field(60.0, gt=0)
+    backoff: BackoffSettings = Field(default_factory=BackoffSettings)  # type: ignore[arg-type]
+
+
+class PipelineHeader(_Strict):
+    """Top-level keys of a pipeline file (both formats)."""
+
+    version: Literal[1] = 1
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str | None = None
+    type: Literal["pipeline", "actor"] = "pipeline"
+    settings: Settings = Field(default_factory=Settings)  # type: ignore[arg-type]
+    supervision: SupervisionSettings | None = None
+    sources: dict[str, Any] | None = None
+    transforms: dict[str, Any] | None = None
+    sinks: dict[str, Any] | None = None
+    children: list[Any] | None = None
+
+
+_TYPE_WORDS = {
+    "int_type": "an integer", "int_parsing": "an integer", "float_type": "a number",
+    "float_parsing": "a number", "bool_type": "true or false", "bool_parsing": "true or false",
+    "string_type": "a string", "dict_type": "a mapping", "list_type": "a list",
+    "model_type": "a mapping", "model_attributes_type": "a mapping",
+}
+
+
+def validation_errors(exc: ValidationError, doc: Located, base: Path, model: type[BaseModel],
+                      *, skip_keys: tuple[str, ...] = ()) -> list[ConfigError]:
+    """Turn a pydantic ValidationError into ConfigErrors at YAML locations."""
+    out: list[ConfigError] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        path: Path = (*base, *loc)  # type: ignore[arg-type]
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(loc[-1]) if loc else "?"
+            known = _known_keys(model, loc[:-1], skip_keys)
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else (
+                f"known keys: {', '.join(known)}" if known else "remove it")
+            out.append(doc.error(f"unknown key {key!r}", path, key=True, hint=hint))
+        elif kind == "missing":
+            field = str(loc[-1]) if loc else "?"
+            out.append(doc.error(f"missing required key {field!r}", path[:-1],
+                                 hint=f"add '{field}:' here"))
+        else:
+            got = err.get("input")
+            expected = _TYPE_WORDS.get(kind)
+            shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+            message = f"expected {expected}, got {shown}" if expected else f"{err['msg']} (got {shown})"
+            hint = _hint_for(err)
+            out.append(doc.error(message, path, hint=hint))
+    return out
+
+
+def _hint_for(err: Any) -> str | None:
+    ctx = err.get("ctx") or {}
+    if "expected" in ctx:
+        return f"use one of {ctx['expected']}"
+    if err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return "change the value to fit that range"
+    return None
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...], skip: tuple[str, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        current = _model_in(annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", {})
+    return [name for name in fields if name not in skip]
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,89 @@
+"""The validated, resolved form of a pipeline: what the runtime builds from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from conduix.components import ComponentConfig, Context
+from conduix.config.model import Settings, SupervisionSettings
+from conduix.registry import Kind
+
+__all__ = ["ComponentSpec", "InputRef", "PipelineSpec", "SupervisionNode"]
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """``component`` or ``component.output``."""
+
+    component: str
+    output: str | None = None
+
+    def __str__(self) -> str:
+        return self.component if self.output is None else f"{self.component}.{self.output}"
+
+
+@dataclass
+class ComponentSpec:
+    id: str
+    kind: Kind
+    type: str
+    cls: type[Any]
+    config: ComponentConfig
+    inputs: list[InputRef] = field(default_factory=list)
+    path: str = ""
+    outputs: list[str] = field(default_factory=list)
+
+    def build(self, context: Context) -> Any:
+        """A fresh component instance for one run."""
+        return self.cls(self.config, context)
+
+
+@dataclass
+class SupervisionNode:
+    """A supervisor of the hierarchical format: settings plus children (nodes or component ids)."""
+
+    id: str
+    settings: SupervisionSettings
+    children: list[SupervisionNode | str] = field(default_factory=list)
+
+    def component_ids(self) -> list[str]:
+        out: list[str] = []
+        for child in self.children:
+            out.extend(child.component_ids() if isinstance(child, SupervisionNode) else [child])
+        return out
+
+
+@dataclass
+class PipelineSpec:
+    name: str
+    components: dict[str, ComponentSpec]
+    settings: Settings = field(default_factory=Settings)
+    description: str | None = None
+    format: str = "pipeline"
+    supervision: SupervisionNode | None = None
+    file: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def of_kind(self, kind: Kind) -> list[ComponentSpec]:
+        return [c for c in self.components.values() if c.kind == kind]
+
+    def consumers(self, component_id: str, output: str | None = None) -> list[ComponentSpec]:
+        return [c for c in self.components.values()
+                if any(ref.component == component_id and ref.output == output for ref in c.inputs)]
+
+    def topological(self) -> list[ComponentSpec]:
+        """Components ordered so every component comes after its inputs."""
+        done: dict[str, ComponentSpec] = {}
+
+        def visit(spec: ComponentSpec) -> None:
+            if spec.id in done:
+                return
+            for ref in spec.inputs:
+                visit(self.components[ref.component])
+            done[spec.id] = spec
+
+        for spec in self.components.values():
+            visit(spec)
+        return list(done.values())

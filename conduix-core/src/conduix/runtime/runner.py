@@ -1,0 +1,226 @@
+"""Build the threads of a pipeline from its spec, run them, stop them, report."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from conduix.components import Context
+from conduix.config.spec import PipelineSpec
+from conduix.errors import ConduixError, PipelineError
+from conduix.runtime.nodes import Edge, Node, RunControl, SinkNode, SourceNode, StageNode
+from conduix.runtime.stats import ComponentStats
+
+__all__ = ["PipelineRun", "RunResult", "default_state_dir"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_state_dir() -> Path:
+    """``CONDUIX_STATE_DIR`` or ``.conduix`` in the working directory."""
+    return Path(os.environ.get("CONDUIX_STATE_DIR") or ".conduix")
+
+
+@dataclass
+class RunResult:
+    pipeline: str
+    run_id: str
+    status: str
+    error: BaseException | None
+    duration: float
+    stats: dict[str, ComponentStats] = field(default_factory=dict)
+    components: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.pipeline, "run_id": self.run_id, "status": self.status,
+            "error": None if self.error is None else str(self.error), "duration": round(self.duration, 3),
+            "components": {cid: s.as_dict() for cid, s in self.stats.items()},
+        }
+
+
+class PipelineRun:
+    """One run of a pipeline: threads per component, bounded queues, acks back to sources."""
+
+    def __init__(self, spec: PipelineSpec, *, state_dir: str | Path | None = None,
+                 parameters: dict[str, Any] | None = None, hooks: pluggy.PluginManager | None = None,
+                 checkpoints: Any = None,
+                 on_checkpoint: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        self.spec = spec
+        self.run_id = uuid.uuid4().hex[:12]
+        self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
+        self.parameters = parameters or {}
+        self.hooks = hooks
+        self.checkpoints = checkpoints
+        self._on_checkpoint = on_checkpoint
+        self.control = RunControl()
+        self.nodes: dict[str, Node] = {}
+        self.result: RunResult | None = None
+        self._started = 0.0
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._checkpoint_lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
+        self._build()
+
+    # -- construction ---------------------------------------------------------------------
+    def _build(self) -> None:
+        spec = self.spec
+        settings = spec.settings
+        restored = self._load_checkpoint()
+        failed = self._batch_failed if self.hooks is not None else None
+        for cspec in spec.topological():
+            context = Context(component_id=cspec.id, pipeline=spec.name, state_dir=self.state_dir,
+                              batch_size=settings.batch_size, parameters=self.parameters)
+            component = cspec.build(context)
+            stats = ComponentStats(cspec.id, cspec.kind, cspec.type)
+            node: Node
+            if cspec.kind == "source":
+                position = (restored.get("sources", {}).get(cspec.id) or {}).get("position")
+                if position is not None:
+                    component.restore(position)
+                node = SourceNode(component, stats, self.control, settings.queue_size, failed,
+                                  batch_size=settings.batch_size, idle_sleep=settings.idle_sleep,
+                                  checkpoint_interval=settings.checkpoint.interval,
+                                  on_checkpoint=self._checkpoint)
+                node.outputs[None] = []
+            elif cspec.kind == "stage":
+                node = StageNode(component, stats, self.control, settings.queue_size, failed)
+                node.outputs = {None: [], **{name: [] for name in cspec.outputs}}
+            else:
+                node = SinkNode(component, stats, self.control, settings.queue_size, failed)
+            self.nodes[cspec.id] = node
+        for cspec in spec.components.values():
+            consumer = self.nodes[cspec.id]
+            for ref in cspec.inputs:
+                self.nodes[ref.component].outputs[ref.output].append(Edge(consumer))
+                consumer.expected_ends += 1
+
+    def _load_checkpoint(self) -> dict[str, Any]:
+        if self.checkpoints is None:
+            return {}
+        return self.checkpoints.load(self.spec.name) or {}
+
+    def _checkpoint(self, source_id: str, state: dict[str, Any]) -> None:
+        if self._on_checkpoint is not None:
+            self._on_checkpoint(source_id, state)
+        if self.checkpoints is None:
+            return
+        with self._checkpoint_lock:  # sources checkpoint from their own threads
+            now = time.time()
+            current = self.checkpoints.load(self.spec.name) or {"pipeline": self.spec.name, "sources": {}}
+            current.setdefault("sources", {})[source_id] = {"timestamp": now, "position": state}
+            current["timestamp"] = now
+            current["processed_count"] = sum(
+                n.stats.acknowledged for n in self.nodes.values() if isinstance(n, SourceNode))
+            self.checkpoints.save(self.spec.name, current)
+
+    def _batch_failed(self, component: str, error: BaseException, records: int) -> None:
+        assert self.hooks is not None
+        self.hooks.hook.conduix_batch_failed(pipeline=self.spec.name, component=component,
+                                             error=error, records=records)
+
+    # -- running ----------------------------------------------------------------------------
+    def start(self) -> PipelineRun:
+        """Start the run in background threads; returns at once."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._started = time.monotonic()
+        if self.hooks is not None:
+            self.hooks.hook.conduix_pipeline_started(pipeline=self.spec.name, run_id=self.run_id)
+        # consumers first, so nothing is put on a queue nobody reads
+        for node in reversed(list(self.nodes.values())):
+            node.start()
+        self._thread = threading.Thread(target=self._watch, name=f"conduix-run-{self.run_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        try:
+            for node in self.nodes.values():
+                while node.is_alive():
+                    node.join(0.2)
+                    if self.control.aborted.is_set():
+                        break
+            if self.control.aborted.is_set():
+                deadline = time.monotonic() + 5.0
+                for node in self.nodes.values():
+                    node.join(max(0.0, deadline - time.monotonic()))
+                    if node.is_alive():
+                        logger.warning("%s did not stop within 5 s after the failure", node.name)
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        error = self.control.error
+        status = "failed" if error is not None else "succeeded"
+        self.result = RunResult(
+            pipeline=self.spec.name, run_id=self.run_id, status=status, error=error,
+            duration=time.monotonic() - self._started,
+            stats={cid: n.stats for cid, n in self.nodes.items()},
+            components={cid: n.component for cid, n in self.nodes.items()},
+        )
+        if self.hooks is not None:
+            try:
+                self.hooks.hook.conduix_pipeline_stopped(pipeline=self.spec.name, run_id=self.run_id,
+                                                         status=status, stats=self.result.as_dict())
+            except Exception:
+                logger.exception("a pipeline_stopped hook raised")
+        self._done.set()
+        for callback in self._callbacks:
+            callback()
+
+    def stop(self) -> None:
+        """Graceful stop: sources stop reading, in-flight batches drain, sinks flush."""
+        self.control.stopping.set()
+        for node in self.nodes.values():
+            if isinstance(node, SourceNode):
+                try:
+                    node.component.stop()
+                except Exception as exc:
+                    logger.warning("source %r failed to stop: %s", node.stats.id, exc)
+
+    def abort(self, reason: str = "aborted") -> None:
+        self.control.fail(PipelineError(f"pipeline {self.spec.name!r} {reason}"))
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.control.error
+
+    def stats(self) -> dict[str, ComponentStats]:
+        return {cid: n.stats for cid, n in self.nodes.items()}
+
+    def status(self) -> dict[str, Any]:
+        return {"pipeline": self.spec.name, "run_id": self.run_id,
+                "state": "done" if self.done else ("stopping" if self.control.stopping.is_set() else "running"),
+                "error": None if self.error is None else str(self.error),
+                "components": {cid: s.as_dict() for cid, s in self.stats().items()}}
+
+    def on_done(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the watcher thread, or at once) when the run has ended."""
+        self._callbacks.append(callback)
+
+    def raise_for_error(self) -> None:
+        if self.error is not None:
+            if isinstance(self.error, ConduixError):
+                raise self.error
+            raise PipelineError(str(self.error)) from self.error

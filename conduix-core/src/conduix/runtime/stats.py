@@ -1,0 +1,28 @@
+"""Counters a component's thread updates and anyone may read."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["ComponentStats"]
+
+
+@dataclass
+class ComponentStats:
+    id: str
+    kind: str
+    type: str
+    records_in: int = 0
+    records_out: int = 0
+    batches_in: int = 0
+    batches_out: int = 0
+    errors: int = 0
+    acknowledged: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("started")
+        return data
