@@ -9,6 +9,7 @@ from importlib import metadata
 from types import ModuleType
 
 import pluggy
+
 from conduix import hookspecs
 from conduix.errors import PluginError
 from conduix.registry import ComponentRegistry

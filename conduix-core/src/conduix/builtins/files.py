@@ -77,7 +77,7 @@ class FileSource(Source[FileSourceConfig]):
                 path = os.path.abspath(os.path.expanduser(name))
                 if path in self.files or not os.path.isfile(path):
                     continue
-                handle = open(path, "rb")  # noqa: SIM115 (kept open while reading)
+                handle = open(path, "rb")
                 state = _OpenFile(path, handle)
                 saved = self.restored.get(path)
                 if saved is not None:
@@ -178,7 +178,7 @@ class FileSink(Sink[FileSinkConfig]):
     def open(self) -> None:
         path = Path(self.config.path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(path, "ab" if self.config.append else "wb")  # noqa: SIM115
+        self.handle = open(path, "ab" if self.config.append else "wb")
 
     def write(self, batch: Batch) -> None:
         dumps = orjson.dumps

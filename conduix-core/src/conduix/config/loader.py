@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
+from pydantic import ValidationError
+
 from conduix.components import ComponentConfig, Context
 from conduix.config.model import PipelineHeader, SupervisionSettings, validation_errors
 from conduix.config.spec import ComponentSpec, InputRef, PipelineSpec, SupervisionNode
 from conduix.config.yamlsource import Located, Path, format_path, interpolate, load_yaml
 from conduix.errors import ConduixError, ConfigError
 from conduix.registry import ComponentRegistry, Kind
-from pydantic import ValidationError
 
 __all__ = ["COMMON_KEYS", "load_pipeline", "load_pipeline_text", "pipeline_from_dict"]
 

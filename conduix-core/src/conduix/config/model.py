@@ -5,9 +5,10 @@ from __future__ import annotations
 import difflib
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from conduix.config.yamlsource import Located, Path
 from conduix.errors import ConfigError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "BackoffSettings",
@@ -94,6 +95,13 @@ def validation_errors(exc: ValidationError, doc: Located, base: Path, model: typ
             field = str(loc[-1]) if loc else "?"
             out.append(doc.error(f"missing required key {field!r}", path[:-1],
                                  hint=f"add '{field}:' here"))
+        elif kind in ("literal_error", "enum"):
+            got = err.get("input")
+            options = [o.strip().strip("'") for o in
+                       str((err.get("ctx") or {}).get("expected", "")).replace(" or ", ",").split(",") if o.strip()]
+            close = difflib.get_close_matches(str(got), options, n=1, cutoff=0.5)
+            out.append(doc.error(f"expected one of {', '.join(options)}, got {got!r}", path,
+                                 hint=f"did you mean {close[0]!r}?" if close else None))
         else:
             got = err.get("input")
             expected = _TYPE_WORDS.get(kind)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
 from conduix.errors import ConfigError
 
 __all__ = ["Located", "format_path", "interpolate", "load_yaml"]

@@ -1,0 +1,3 @@
+from conduix.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""An example Conduix plugin: the ``mask`` stage."""

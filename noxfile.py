@@ -1,0 +1,61 @@
+"""Project sessions: tests, lint, typecheck, bench.
+
+Packages are discovered, not listed: every top-level ``conduix-*`` folder with a
+pyproject.toml is installed (core first), plus the example plugin packages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+
+def packages() -> list[str]:
+    found = sorted(p.parent.name for p in ROOT.glob("conduix-*/pyproject.toml"))
+    found.sort(key=lambda name: name != "conduix-core")  # the others depend on core
+    return [f"./{name}" for name in found]
+
+
+def example_plugins() -> list[str]:
+    return [f"./{p.parent.relative_to(ROOT)}" for p in sorted(ROOT.glob("examples/*/pyproject.toml"))]
+
+
+def install_project(session: nox.Session) -> None:
+    editable: list[str] = []
+    for package in packages():
+        editable += ["-e", f"{package}[test]" if package.endswith("conduix-core") else package]
+    session.install(*editable, *example_plugins())
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite; fixtures start the servers each test needs."""
+    install_project(session)
+    session.install("pytest-timeout>=2.3", "psutil>=5.9")
+    session.run("pytest", "--timeout=300", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    install_project(session)
+    session.install("mypy>=1.11", "types-PyYAML")
+    session.run("mypy", *[f"{p}/src" for p in packages()])
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: ratios of Conduix vs a plain Python loop, measured in one run."""
+    install_project(session)
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,0 +1,248 @@
+"""The batch data plane: acknowledgements, backpressure, fan-out/fan-in, shutdown, failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from pydantic import Field
+
+from conduix import Batch, ComponentConfig, Emit, Pipeline, Sink, Stage, hookimpl
+from conduix.errors import ComponentError
+from conduix.runtime import PipelineRun
+from conduix.testing import run_pipeline, test_registry
+from conduix.config import pipeline_from_dict
+
+GATE = threading.Event()
+
+
+class SlowSinkConfig(ComponentConfig):
+    delay: float = 0.0
+    wait_for_gate: bool = False
+
+
+class SlowSink(Sink[SlowSinkConfig]):
+    Config = SlowSinkConfig
+
+    def __init__(self, config: SlowSinkConfig, context: Any) -> None:
+        super().__init__(config, context)
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, batch: Batch) -> None:
+        if self.config.wait_for_gate:
+            GATE.wait(30)
+        time.sleep(self.config.delay)
+        self.records.extend(batch.records)
+
+
+class MutateConfig(ComponentConfig):
+    field: str = "x"
+    drop_all: bool = False
+    fail_on_seq: int | None = Field(None)
+
+
+class Mutate(Stage[MutateConfig]):
+    Config = MutateConfig
+
+    def process(self, batch: Batch, emit: Emit) -> None:
+        if self.config.drop_all:
+            return
+        for record in batch.records:
+            if record.get("seq") == self.config.fail_on_seq:
+                raise ValueError("bad record")
+            record[self.config.field] = True
+            record.setdefault("nested", {})[self.config.field] = True
+        emit(batch)
+
+
+class Plugin:
+    @hookimpl
+    def conduix_register_components(self, registry):
+        registry.add_sink("slow", SlowSink)
+        registry.add_stage("mutate", Mutate)
+
+
+def records(n: int) -> list[dict[str, Any]]:
+    return [{"seq": i} for i in range(n)]
+
+
+def test_every_source_batch_is_acknowledged_once_written():
+    run = run_pipeline({
+        "settings": {"batch_size": 7},
+        "sources": {"in": {"type": "list", "records": records(100)}},
+        "sinks": {"out": {"type": "collect", "inputs": ["in"]}},
+    })
+    assert [r["seq"] for r in run.records("out")] == list(range(100))
+    acked = sorted(run.component("in").acknowledged)
+    assert acked[0] == (0, 7) and acked[-1] == (98, 100) and len(acked) == 15
+    assert run.component("out").flushed
+
+
+def test_records_dropped_on_purpose_are_acknowledged():
+    run = run_pipeline({
+        "sources": {"in": {"type": "list", "records": records(10), "batch_size": 5}},
+        "transforms": {"drop": {"type": "mutate", "inputs": ["in"], "drop_all": True}},
+        "sinks": {"out": {"type": "collect", "inputs": ["drop"]}},
+    }, plugins=(Plugin(),))
+    assert run.records("out") == []
+    assert sorted(run.component("in").acknowledged) == [(0, 5), (5, 10)]
+
+
+def test_fan_out_gives_each_branch_its_own_records_and_fan_in_merges():
+    run = run_pipeline({
+        "sources": {"a": {"type": "list", "records": records(20), "batch_size": 3},
+                    "b": {"type": "list", "records": [{"seq": 100 + i} for i in range(5)]}},
+        "transforms": {"left": {"type": "mutate", "inputs": ["a"], "field": "left"},
+                       "right": {"type": "mutate", "inputs": ["a", "b"], "field": "right"}},
+        "sinks": {"l": {"type": "collect", "inputs": ["left"]},
+                  "r": {"type": "collect", "inputs": ["right"]}},
+    }, plugins=(Plugin(),))
+    left, right = run.records("l"), run.records("r")
+    assert len(left) == 20 and len(right) == 25
+    assert all("right" not in r and "right" not in r["nested"] for r in left)
+    assert all("left" not in r and "left" not in r["nested"] for r in right)
+    assert sorted(r["seq"] for r in right) == [*range(20), *range(100, 105)]
+
+
+def test_source_acknowledgement_waits_for_the_sink():
+    GATE.clear()
+    spec = pipeline_from_dict({
+        "sources": {"in": {"type": "list", "records": records(10), "batch_size": 5}},
+        "sinks": {"out": {"type": "slow", "inputs": ["in"], "wait_for_gate": True}},
+    }, registry=test_registry(Plugin()))
+    run = PipelineRun(spec, state_dir="/tmp/conduix-test-unused").start()
+    try:
+        time.sleep(0.3)
+        assert run.stats()["in"].records_in == 10
+        assert run.nodes["in"].component.acknowledged == []
+    finally:
+        GATE.set()
+    assert run.join(10)
+    assert sorted(run.nodes["in"].component.acknowledged) == [(0, 5), (5, 10)]
+
+
+def test_backpressure_bounds_what_is_in_flight():
+    spec = pipeline_from_dict({
+        "settings": {"batch_size": 100, "queue_size": 2},
+        "sources": {"gen": {"type": "generate"}},
+        "sinks": {"out": {"type": "slow", "inputs": ["gen"], "delay": 0.02}},
+    }, registry=test_registry(Plugin()))
+    run = PipelineRun(spec, state_dir="/tmp/conduix-test-unused").start()
+    try:
+        peak = 0
+        for _ in range(20):
+            time.sleep(0.05)
+            stats = run.stats()
+            peak = max(peak, stats["gen"].records_in - stats["out"].records_in)
+        # queue of 2 batches + one being written + one being handed over by the source
+        assert peak <= 4 * 100
+        assert run.stats()["out"].records_in > 0
+    finally:
+        run.stop()
+        assert run.join(10)
+    assert run.result is not None and run.result.ok
+
+
+def test_graceful_stop_drains_everything_read():
+    spec = pipeline_from_dict({
+        "settings": {"batch_size": 50},
+        "sources": {"gen": {"type": "generate", "rate": 5000}},
+        "sinks": {"out": {"type": "slow", "inputs": ["gen"], "delay": 0.005}},
+    }, registry=test_registry(Plugin()))
+    run = PipelineRun(spec, state_dir="/tmp/conduix-test-unused").start()
+    time.sleep(0.5)
+    run.stop()
+    assert run.join(10)
+    result = run.result
+    assert result is not None and result.ok
+    written = result.components["out"].records
+    assert len(written) == result.stats["gen"].records_in > 0
+    assert [r["seq"] for r in written] == list(range(len(written)))
+    assert result.components["gen"].checkpoint() == {"sequence": len(written)}
+
+
+def test_a_failing_stage_stops_the_run_naming_component_and_position():
+    with pytest.raises(ComponentError) as info:
+        run_pipeline({
+            "sources": {"in": {"type": "list", "records": records(10)}},
+            "transforms": {"boom": {"type": "mutate", "inputs": ["in"], "fail_on_seq": 4}},
+            "sinks": {"out": {"type": "collect", "inputs": ["boom"]}},
+        }, plugins=(Plugin(),))
+    assert info.value.component == "boom"
+    assert "stage 'boom' failed" in str(info.value)
+    assert "(0, 10)" in str(info.value) and "bad record" in str(info.value)
+
+
+def test_python_stage_error_names_the_record_position(tmp_path, monkeypatch):
+    (tmp_path / "udf_mod.py").write_text(
+        "def f(record):\n    if record['seq'] == 3:\n        raise KeyError('missing')\n    return record\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ComponentError) as info:
+        run_pipeline({
+            "sources": {"in": {"type": "list", "records": records(10)}},
+            "transforms": {"udf": {"type": "python", "inputs": ["in"], "function": "udf_mod:f"}},
+            "sinks": {"out": {"type": "collect", "inputs": ["udf"]}},
+        })
+    assert "stage 'udf' failed on the record at offset 3" in str(info.value)
+
+
+def test_a_failing_sink_fails_the_run_and_nothing_after_is_acknowledged():
+    run = run_pipeline({
+        "sources": {"in": {"type": "list", "records": records(30), "batch_size": 10}},
+        "sinks": {"out": {"type": "collect", "inputs": ["in"], "fail_on": 2}},
+    }, raise_on_error=False)
+    assert not run.ok
+    assert "sink 'out' failed" in str(run.result.error)
+    assert run.component("in").acknowledged == [(0, 10)]
+
+
+def test_lifecycle_hooks_see_start_stop_and_failures():
+    seen: list[tuple[str, Any]] = []
+
+    class Observer:
+        @hookimpl
+        def conduix_pipeline_started(self, pipeline, run_id):
+            seen.append(("started", pipeline))
+
+        @hookimpl
+        def conduix_pipeline_stopped(self, pipeline, run_id, status, stats):
+            seen.append(("stopped", status))
+
+        @hookimpl
+        def conduix_batch_failed(self, pipeline, component, error, records):
+            seen.append(("failed", (component, records)))
+
+    from conduix.plugins import get_plugin_host
+    from conduix.testing import _TestPlugin
+
+    host = get_plugin_host([_TestPlugin(), Plugin(), Observer()])
+    pipeline = Pipeline.from_dict({
+        "name": "hooked",
+        "sources": {"in": {"type": "list", "records": records(5)}},
+        "transforms": {"boom": {"type": "mutate", "inputs": ["in"], "fail_on_seq": 1}},
+        "sinks": {"out": {"type": "collect", "inputs": ["boom"]}},
+    }, host=host)
+    result = pipeline.run(handle_signals=False)
+    assert not result.ok
+    assert seen == [("started", "hooked"), ("failed", ("boom", 5)), ("stopped", "failed")]
+
+
+def test_checkpoint_resumes_where_the_last_run_stopped(tmp_path):
+    config = {
+        "name": "resumable",
+        "settings": {"batch_size": 10, "checkpoint": {"interval": 0.05}},
+        "sources": {"gen": {"type": "generate", "count": 500, "rate": 2000, "resume": True}},
+        "sinks": {"out": {"type": "collect", "inputs": ["gen"]}},
+    }
+    host_pipeline = Pipeline(pipeline_from_dict(config, registry=test_registry()))
+    first = host_pipeline.start(state_dir=tmp_path)
+    time.sleep(0.2)
+    first.stop()
+    assert first.join(10)
+    seen_first = [r["seq"] for r in first.result.components["out"].records]
+    assert 0 < len(seen_first) < 500
+    second = host_pipeline.run(state_dir=tmp_path, handle_signals=False)
+    seen_second = [r["seq"] for r in second.components["out"].records]
+    assert seen_first + seen_second == list(range(500))
