@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -74,21 +75,36 @@ class PythonStage(Stage[PythonStageConfig]):
     def _process_records(self, batch: Batch, emit: Emit) -> None:
         fn = self.function
         options = self.config.options
+        if options:
+            fn = functools.partial(fn, **options)
         records: list[dict[str, Any]] = []
-        meta: list[dict[str, Any]] | None = None if batch.meta is None else []
-        for index, record in enumerate(batch.records):
-            try:
-                out = fn(record, **options) if options else fn(record)
-            except Exception as exc:
-                where = _position(batch, index)
-                raise ComponentError(f"stage {self.id!r} failed on the record at {where}: "
-                                     f"{type(exc).__name__}: {exc}", component=self.id, position=where) from exc
-            if out is None:
-                continue
-            items = out if isinstance(out, list) else [out]
-            records.extend(items)
-            if meta is not None:
-                meta.extend([batch.meta[index]] * len(items))  # type: ignore[index]
+        append = records.append
+        source_meta = batch.meta
+        meta: list[dict[str, Any]] | None = None if source_meta is None else []
+        index = 0
+        try:
+            if meta is None:  # the hot path: no per-record metadata to keep aligned
+                for index, record in enumerate(batch.records):  # noqa: B007 (index is read on error)
+                    out = fn(record)
+                    if out is None:
+                        continue
+                    if type(out) is list:
+                        records.extend(out)
+                    else:
+                        append(out)
+            else:
+                assert source_meta is not None
+                for index, record in enumerate(batch.records):
+                    out = fn(record)
+                    if out is None:
+                        continue
+                    items = out if type(out) is list else [out]
+                    records.extend(items)
+                    meta.extend([source_meta[index]] * len(items))
+        except Exception as exc:
+            where = _position(batch, index)
+            raise ComponentError(f"stage {self.id!r} failed on the record at {where}: "
+                                 f"{type(exc).__name__}: {exc}", component=self.id, position=where) from exc
         emit(batch.derive(records, meta))
 
 

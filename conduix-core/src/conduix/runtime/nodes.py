@@ -47,12 +47,14 @@ class RunControl:
 
 
 class Edge:
-    """One consumer's queue as seen from its producer."""
+    """One consumer as seen from its producer: its queue, or a direct call when the consumer is
+    fused into the producer's thread (operator chaining)."""
 
-    __slots__ = ("node",)
+    __slots__ = ("direct", "node")
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        self.direct = node.fused
 
 
 class Node(threading.Thread):
@@ -69,6 +71,7 @@ class Node(threading.Thread):
         self.outputs: dict[str | None, list[Edge]] = {}
         self.on_batch_failed = on_batch_failed
         self.finished = threading.Event()
+        self.fused = False
 
     # -- moving batches ------------------------------------------------------------------
     def put(self, item: Any) -> None:
@@ -108,18 +111,22 @@ class Node(threading.Thread):
             token.add(len(edges))
         self.stats.records_out += n
         self.stats.batches_out += 1
-        first = True
-        for edge in edges:
-            if first:
-                edge.node.put(batch)
-                first = False
-            else:  # fan-out: each branch may change its records, so each gets its own copy
-                edge.node.put(batch.copy())
+        # fan-out: each branch may change its records, so each but the first gets its own copy,
+        # made before any branch (possibly running right here) sees the batch
+        items = [batch] + [batch.copy() for _ in edges[1:]]
+        for edge, item in zip(edges, items):
+            if edge.direct:
+                edge.node.accept(item)  # type: ignore[attr-defined]
+            else:
+                edge.node.put(item)
 
     def end_outputs(self) -> None:
         for edges in self.outputs.values():
             for edge in edges:
-                edge.node.put(END)
+                if edge.direct:
+                    edge.node.accept_end()  # type: ignore[attr-defined]
+                else:
+                    edge.node.put(END)
 
     def fail(self, error: BaseException, records: int) -> None:
         self.stats.errors += 1
@@ -235,36 +242,60 @@ class SourceNode(Node):
 
 
 class StageNode(Node):
+    """Runs a stage in its own thread, or, when ``fused``, in the thread of its only upstream."""
+
     component: Stage[Any]
 
-    def work(self) -> None:
-        stage = self.component
-        stage.open()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ends = 0
+        self.opened = False
+        self.closed = False
+
+    def accept(self, batch: Batch) -> None:
+        if not self.opened:
+            self.opened = True
+            self.component.open()
+        stats = self.stats
+        stats.records_in += len(batch.records)
+        stats.batches_in += 1
         try:
-            ends = 0
-            emit = self.emit
-            stats = self.stats
-            while ends < self.expected_ends:
+            self.component.process(batch, self.emit)
+        except Aborted:
+            raise
+        except Exception as exc:
+            self.fail(_component_error(stats, batch, exc), len(batch.records))
+            raise Aborted from None
+        for token in batch.acks:
+            token.settle()
+
+    def accept_end(self) -> None:
+        self.ends += 1
+        if self.ends < self.expected_ends:
+            return
+        if not self.opened:
+            self.opened = True
+            self.component.open()
+        self.component.finish(self.emit)
+        self.end_outputs()
+        self.close_once()
+        self.finished.set()
+
+    def close_once(self) -> None:
+        if self.opened and not self.closed:
+            self.closed = True
+            self._close()
+
+    def work(self) -> None:
+        try:
+            while self.ends < self.expected_ends:
                 item = self.get()
                 if item is END:
-                    ends += 1
-                    continue
-                batch: Batch = item
-                stats.records_in += len(batch.records)
-                stats.batches_in += 1
-                try:
-                    stage.process(batch, emit)
-                except Aborted:
-                    raise
-                except Exception as exc:
-                    self.fail(_component_error(stats, batch, exc), len(batch.records))
-                    return
-                for token in batch.acks:
-                    token.settle()
-            stage.finish(emit)
-            self.end_outputs()
+                    self.accept_end()
+                else:
+                    self.accept(item)
         finally:
-            self._close()
+            self.close_once()
 
 
 class SinkNode(Node):

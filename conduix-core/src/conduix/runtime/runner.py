@@ -105,6 +105,8 @@ class PipelineRun:
             self.nodes[cspec.id] = node
         for cspec in spec.components.values():
             consumer = self.nodes[cspec.id]
+            # a stage with one input runs in its upstream's thread: no queue hop for linear chains
+            consumer.fused = isinstance(consumer, StageNode) and len(cspec.inputs) == 1
             for ref in cspec.inputs:
                 self.nodes[ref.component].outputs[ref.output].append(Edge(consumer))
                 consumer.expected_ends += 1
@@ -142,24 +144,29 @@ class PipelineRun:
             self.hooks.hook.conduix_pipeline_started(pipeline=self.spec.name, run_id=self.run_id)
         # consumers first, so nothing is put on a queue nobody reads
         for node in reversed(list(self.nodes.values())):
-            node.start()
+            if not node.fused:
+                node.start()
         self._thread = threading.Thread(target=self._watch, name=f"conduix-run-{self.run_id}", daemon=True)
         self._thread.start()
         return self
 
     def _watch(self) -> None:
+        threads = [node for node in self.nodes.values() if not node.fused]
         try:
-            for node in self.nodes.values():
+            for node in threads:
                 while node.is_alive():
                     node.join(0.2)
                     if self.control.aborted.is_set():
                         break
             if self.control.aborted.is_set():
                 deadline = time.monotonic() + 5.0
-                for node in self.nodes.values():
+                for node in threads:
                     node.join(max(0.0, deadline - time.monotonic()))
                     if node.is_alive():
                         logger.warning("%s did not stop within 5 s after the failure", node.name)
+            for node in self.nodes.values():
+                if isinstance(node, StageNode) and node.fused:
+                    node.close_once()  # a chain that failed mid-way leaves its fused stages open
         finally:
             self._finish()
 
