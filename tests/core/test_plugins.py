@@ -138,3 +138,11 @@ def test_plugin_init_scaffolds_a_working_package(tmp_path):
                                                                           "PYTHONPATH": env_path})
     assert result.returncode == 0, result.stdout + result.stderr
     assert conduix("plugin", "init", "upper", "--directory", str(tmp_path)).returncode == 2
+
+
+def test_component_reference_in_docs_is_up_to_date():
+    from conduix.config.reference import components_markdown
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "components.md"
+    expected = components_markdown(get_plugin_host().registry, only_plugin="builtins")
+    assert docs.read_text() == expected, "regenerate: python -m conduix.config.reference > docs/components.md"

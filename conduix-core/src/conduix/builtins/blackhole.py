@@ -16,6 +16,8 @@ class BlackholeConfig(ComponentConfig):
 
 
 class BlackholeSink(Sink[BlackholeConfig]):
+    """Counts and discards records: for benchmarks and for trying pipelines out."""
+
     Config = BlackholeConfig
     received = 0
 

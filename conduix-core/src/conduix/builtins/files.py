@@ -43,8 +43,11 @@ class _OpenFile:
 
 
 class FileSource(Source[FileSourceConfig]):
-    """Positions are (path, first line, end line); the checkpoint keeps, per file, the byte offset
-    and line number below which every line was acknowledged."""
+    """Reads files (JSON lines or plain lines), by path or glob, optionally following them like tail -F.
+
+    Positions are (path, first line, end line); the checkpoint keeps, per file, the byte offset and
+    line number below which every line was acknowledged, so a restart resumes there.
+    """
 
     Config = FileSourceConfig
 
@@ -171,7 +174,7 @@ class FileSinkConfig(ComponentConfig):
 
 
 class FileSink(Sink[FileSinkConfig]):
-    """Writes one JSON object per line."""
+    """Writes records to a file, one JSON object per line."""
 
     Config = FileSinkConfig
 

@@ -33,7 +33,10 @@ class GenerateConfig(ComponentConfig):
 
 
 class GenerateSource(Source[GenerateConfig]):
-    """Positions are sequence numbers; the checkpoint is the first one not yet acknowledged."""
+    """Generates records from a template, a count and a rate: for demos, tests and benchmarks.
+
+    Positions are sequence numbers; the checkpoint is the first one not yet acknowledged.
+    """
 
     Config = GenerateConfig
 

@@ -50,6 +50,13 @@ def import_function(target: str, python_path: list[str] | None = None) -> Callab
 
 
 class PythonStage(Stage[PythonStageConfig]):
+    """Calls your function ``module:function`` per record or per batch: the escape hatch for custom code.
+
+    Record mode: the function gets a record and returns a record, a list of records, or None to drop it.
+    Batch mode: it gets the list of records and returns a list. A function that raises stops the run with
+    the record's position.
+    """
+
     Config = PythonStageConfig
 
     def __init__(self, config: PythonStageConfig, context: Context) -> None:

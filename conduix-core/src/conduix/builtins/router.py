@@ -17,6 +17,8 @@ class RouterConfig(ComponentConfig):
 
 
 class RouterStage(Stage[RouterConfig]):
+    """Sends records to named outputs, consumed as ``<id>.<route>``."""
+
     Config = RouterConfig
 
     def outputs(self) -> list[str]:

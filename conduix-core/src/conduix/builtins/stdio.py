@@ -24,7 +24,10 @@ class StdinConfig(ComponentConfig):
 
 
 class StdinSource(Source[StdinConfig]):
-    """Reads standard input without blocking the pipeline: a reader thread feeds a bounded queue."""
+    """Reads standard input, as JSON lines or plain lines; ends at end of input.
+
+    A reader thread feeds a bounded queue, so a quiet terminal never blocks the pipeline.
+    """
 
     Config = StdinConfig
 
@@ -87,6 +90,8 @@ class StdoutConfig(ComponentConfig):
 
 
 class StdoutSink(Sink[StdoutConfig]):
+    """Prints records to standard output, as JSON lines or one field as text."""
+
     Config = StdoutConfig
 
     def __init__(self, config: StdoutConfig, context: Context, stream: IO[bytes] | None = None) -> None:

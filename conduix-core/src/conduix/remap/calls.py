@@ -1,0 +1,178 @@
+"""Closures for resolved function calls, specialised for the shapes that dominate real programs.
+
+Most calls have one dynamic argument (often a top-level event field, as in
+``upcase!(.level)``) and constants or defaults for the rest. Those get a
+closure that reads the field inline, checks its type inline and calls the
+implementation directly; everything else goes through a general closure.
+An error raised by the implementation is given the function name and the
+call's position on its way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from conduix.remap.functions.spec import FunctionSpec
+from conduix.remap.nodes import Segment
+from conduix.remap.values import ExprError, kind_of
+
+__all__ = ["PathRef", "call_closure", "path_call"]
+
+Fn = Callable[[list[Any]], Any]
+Check = tuple[int, tuple[type, ...], str]
+
+
+class PathRef:
+    """A path argument (``del(.x)``, ``exists(.x)``) resolved at compile time."""
+
+    __slots__ = ("name", "segments", "slot")
+
+    def __init__(self, slot: int, name: str | None, segments: tuple[Segment, ...]) -> None:
+        self.slot = slot  # 0: event, 1: metadata, 2: variables
+        self.name = name
+        self.segments = segments
+
+
+def path_call(name: str, ref: PathRef, consts: list[Any], is_const: list[bool]) -> Fn | None:
+    """Inline ``del(.field)`` and ``exists(.field)`` for a top-level event or metadata field."""
+    if ref.slot == 2 or len(ref.segments) != 1 or type(ref.segments[0]) is not str:
+        return None
+    field = ref.segments[0]
+    slot = ref.slot
+    if name == "del" and is_const and is_const[0] and consts[0] is False:
+        return lambda c: c[slot].pop(field, None)
+    if name == "exists":
+        return lambda c: field in c[slot]
+    return None
+
+
+def _type_error(text: str, value: Any, name: str, line: int, column: int) -> ExprError:
+    exc = ExprError(f"expected {text}, got {kind_of(value)}", line, column)
+    exc.function = name
+    return exc
+
+
+def call_closure(spec: FunctionSpec, fns: list[Fn], consts: list[Any], is_const: list[bool],
+                 checks: list[Check], prefix: list[Any], field: str | None, line: int, column: int) -> Fn:
+    """The closure of one resolved call."""
+    impl = spec.impl
+    name = spec.name
+
+    def locate(exc: ExprError) -> None:
+        if exc.line is None:
+            exc.function = name
+            exc.line = line
+            exc.column = column
+
+    if prefix:
+        return _special(spec, fns, checks, prefix, locate, line, column)
+    if fns and all(is_const[1:]) and all(index == 0 for index, _, _ in checks):
+        return _one_dynamic(impl, name, fns[0], tuple(consts[1:]), checks[0] if checks else None, field,
+                            locate, line, column)
+
+    def call(c: list[Any]) -> Any:
+        args = [f(c) for f in fns]
+        for index, types, text in checks:
+            if type(args[index]) not in types:
+                raise _type_error(text, args[index], name, line, column)
+        try:
+            return impl(*args)
+        except ExprError as exc:
+            locate(exc)
+            raise
+    if not fns:
+        def call0(c: list[Any]) -> Any:
+            return impl()
+        return call0
+    return call
+
+
+def _one_dynamic(impl: Callable[..., Any], name: str, a0: Fn, rest: tuple[Any, ...], check: Check | None,
+                 field: str | None, locate: Callable[[ExprError], None], line: int, column: int) -> Fn:
+    if check is not None:
+        types, text = check[1], check[2]
+        if field is not None:
+            if not rest:
+                def field_checked(c: list[Any]) -> Any:
+                    v = c[0].get(field)
+                    if type(v) in types:
+                        try:
+                            return impl(v)
+                        except ExprError as exc:
+                            locate(exc)
+                            raise
+                    raise _type_error(text, v, name, line, column)
+                return field_checked
+
+            def field_checked_rest(c: list[Any]) -> Any:
+                v = c[0].get(field)
+                if type(v) in types:
+                    try:
+                        return impl(v, *rest)
+                    except ExprError as exc:
+                        locate(exc)
+                        raise
+                raise _type_error(text, v, name, line, column)
+            return field_checked_rest
+
+        def checked(c: list[Any]) -> Any:
+            v = a0(c)
+            if type(v) in types:
+                try:
+                    return impl(v, *rest)
+                except ExprError as exc:
+                    locate(exc)
+                    raise
+            raise _type_error(text, v, name, line, column)
+        return checked
+
+    if field is not None:
+        def field_plain(c: list[Any]) -> Any:
+            try:
+                return impl(c[0].get(field), *rest)
+            except ExprError as exc:
+                locate(exc)
+                raise
+        return field_plain
+
+    if not rest:
+        def plain1(c: list[Any]) -> Any:
+            try:
+                return impl(a0(c))
+            except ExprError as exc:
+                locate(exc)
+                raise
+        return plain1
+
+    def plain(c: list[Any]) -> Any:
+        try:
+            return impl(a0(c), *rest)
+        except ExprError as exc:
+            locate(exc)
+            raise
+    return plain
+
+
+def _special(spec: FunctionSpec, fns: list[Fn], checks: list[Check], prefix: list[Any],
+             locate: Callable[[ExprError], None], line: int, column: int) -> Fn:
+    """Calls that take a path (``del``, ``exists``) or a closure (``for_each``...)."""
+    impl = spec.impl
+    name = spec.name
+    path_ref = prefix[0] if spec.path_arg else None
+    closure_bind = prefix[-1] if spec.closure is not None else None
+
+    def special(c: list[Any]) -> Any:
+        args = [f(c) for f in fns]
+        for index, types, text in checks:
+            if type(args[index]) not in types:
+                raise _type_error(text, args[index], name, line, column)
+        try:
+            if path_ref is not None:
+                return impl(c, path_ref, *args)
+            assert closure_bind is not None
+            return impl(closure_bind(c), *args)
+        except ExprError as exc:
+            locate(exc)
+            raise
+    return special

@@ -1,0 +1,101 @@
+"""The description of a remap function: what the compiler needs to resolve a call once.
+
+A function is a :class:`FunctionSpec`: its parameters (names, accepted kinds,
+defaults), whether it can fail whatever its arguments are, the kinds it
+returns, and a plain Python implementation. The compiler binds positional and
+named arguments to parameters, fills in defaults, inserts type checks only
+where the argument's static kind is not known to fit, and refuses unhandled
+fallible calls, all before the first record is processed.
+
+Implementations receive the arguments positionally in parameter order, can
+assume the declared kinds, raise :class:`~conduix.remap.values.ExprError` with
+a message on failure, and never mutate their arguments.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from conduix.remap.values import Kinds
+
+__all__ = ["IDENTITY", "PYTHON_TYPES", "FunctionSpec", "Param", "function", "opt"]
+
+
+def IDENTITY(value: Any) -> Any:  # noqa: N802 - a marker constant that is also callable
+    """The result is the (type-checked) argument itself."""
+    return value
+
+PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "float": (float,),
+    "boolean": (bool,),
+    "null": (type(None),),
+    "timestamp": (datetime,),
+    "regex": (re.Pattern,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter; ``kinds=None`` accepts any value."""
+
+    name: str
+    kinds: Kinds = None
+    required: bool = True
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    params: tuple[Param, ...]
+    impl: Callable[..., Any]
+    fallible: bool = False
+    returns: Kinds = None
+    closure: tuple[Kinds, ...] | None = None
+    """Kinds of the closure's parameters when the function takes a closure (``-> |a, b| {...}``)."""
+    path_arg: bool = False
+    """The first argument is a path (``del(.x)``, ``exists(.x)``), passed unevaluated."""
+    fresh: bool = True
+    """The returned containers share nothing with the arguments (no copy needed on assignment)."""
+    summary: str = ""
+    example: str = ""
+    fallible_unless: Kinds = None
+    """When set, the call can fail unless the first argument's static kinds are within these."""
+    fast: Callable[[tuple[Any, ...]], Callable[[Any], Any] | None] | None = None
+    """Given the constant values of the other arguments, a one-argument implementation (or None).
+    It may return :data:`IDENTITY` when the checked argument is the result (``int!(.x)``)."""
+
+    def param(self, name: str) -> Param | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
+
+
+def opt(name: str, kinds: Kinds = None, default: Any = None) -> Param:
+    """An optional parameter."""
+    return Param(name, kinds, required=False, default=default)
+
+
+def function(table: list[FunctionSpec], name: str, *params: Param, fallible: bool = False,
+             returns: Kinds = None, closure: tuple[Kinds, ...] | None = None, path_arg: bool = False,
+             fresh: bool = True, summary: str = "", example: str = "", fallible_unless: Kinds = None,
+             fast: Callable[[tuple[Any, ...]], Callable[[Any], Any] | None] | None = None
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: describe ``impl`` as the remap function ``name`` and append it to ``table``."""
+
+    def register(impl: Callable[..., Any]) -> Callable[..., Any]:
+        table.append(FunctionSpec(name, tuple(params), impl, fallible, returns, closure, path_arg, fresh,
+                                  summary or (impl.__doc__ or "").strip().split("\n")[0], example,
+                                  fallible_unless, fast))
+        return impl
+
+    return register

@@ -1,0 +1,134 @@
+"""The syntax tree of a remap program, as built by :mod:`conduix.remap.parser`.
+
+Every node carries the ``line`` and ``column`` (both 1-based) where it starts,
+so compile errors and runtime errors can point into the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Abort",
+    "Array",
+    "Assign",
+    "Binary",
+    "Block",
+    "Call",
+    "Closure",
+    "If",
+    "Literal",
+    "Node",
+    "Object",
+    "Query",
+    "Segment",
+    "Unary",
+    "Underscore",
+]
+
+Segment = str | int
+"""A path segment: a field name or an array index (negative counts from the end)."""
+
+
+@dataclass
+class Node:
+    line: int
+    column: int
+
+
+@dataclass
+class Literal(Node):
+    value: Any
+
+
+@dataclass
+class Query(Node):
+    """A path into the event (``target="event"``), the metadata (``"meta"``), a variable
+    (``"var"``, ``name`` set) or the result of another expression (``"expr"``, ``base`` set)."""
+
+    target: str
+    segments: list[Segment]
+    name: str | None = None
+    base: Node | None = None
+
+    def text(self) -> str:
+        prefix = {"event": ".", "meta": "%", "var": self.name or "", "expr": "(...)"}[self.target]
+        out = prefix
+        for seg in self.segments:
+            if isinstance(seg, int):
+                out += f"[{seg}]"
+            else:
+                if not (out.endswith(".") and len(out) == 1):
+                    out += "."
+                out += seg
+        return out
+
+
+@dataclass
+class Underscore(Node):
+    pass
+
+
+@dataclass
+class Array(Node):
+    items: list[Node]
+
+
+@dataclass
+class Object(Node):
+    pairs: list[tuple[str, Node]]
+
+
+@dataclass
+class Block(Node):
+    exprs: list[Node]
+
+
+@dataclass
+class Unary(Node):
+    op: str
+    operand: Node
+
+
+@dataclass
+class Binary(Node):
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass
+class Assign(Node):
+    """``target = value``, ``target |= value`` (``op="|="``) or ``ok, err = value``."""
+
+    op: str
+    target: Node
+    value: Node
+    err_target: Node | None = None
+
+
+@dataclass
+class If(Node):
+    condition: Node
+    then: Block
+    otherwise: Node | None = None
+
+
+@dataclass
+class Abort(Node):
+    message: Node | None = None
+
+
+@dataclass
+class Closure(Node):
+    params: list[str | None]
+    body: Block
+
+
+@dataclass
+class Call(Node):
+    name: str
+    bang: bool
+    args: list[tuple[str | None, Node]] = field(default_factory=list)
+    closure: Closure | None = None
