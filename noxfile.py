@@ -30,7 +30,8 @@ def install_project(session: nox.Session) -> None:
     editable: list[str] = []
     for package in packages():
         editable += ["-e", f"{package}[test]" if package.endswith("conduix-core") else package]
-    session.install(*editable, *example_plugins())
+    session.install(*editable)
+    session.install(*example_plugins())  # after core: their dependency on it is then satisfied
 
 
 @nox.session

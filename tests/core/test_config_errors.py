@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from conduix.config import load_pipeline_text
 from conduix.errors import ConfigError
 from conduix.testing import test_registry

@@ -36,7 +36,7 @@ class ComponentEntry:
                 f"({exc}); reinstall its package: pip install {dist}"
             ) from exc
         try:
-            return getattr(module, attr)  # type: ignore[no-any-return]
+            return getattr(module, attr)  # type: ignore[no-any-return,unused-ignore]
         except AttributeError as exc:
             raise PluginError(f"{self.target} named by plugin {self.plugin} does not exist") from exc
 

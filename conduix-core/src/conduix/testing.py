@@ -109,7 +109,7 @@ class TestRun:
     result: RunResult
 
     def records(self, sink_id: str) -> list[dict[str, Any]]:
-        return self.result.components[sink_id].records  # type: ignore[no-any-return]
+        return self.result.components[sink_id].records  # type: ignore[no-any-return,unused-ignore]
 
     def component(self, component_id: str) -> Any:
         return self.result.components[component_id]

@@ -46,7 +46,7 @@ def import_function(target: str, python_path: list[str] | None = None) -> Callab
             raise ConfigError(f"module {module_name!r} has no {attr!r}", hint="check the function name")
     if not callable(obj):
         raise ConfigError(f"{target} is not callable", hint="name a function")
-    return obj  # type: ignore[no-any-return]
+    return obj  # type: ignore[no-any-return,unused-ignore]
 
 
 class PythonStage(Stage[PythonStageConfig]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import orjson
@@ -13,8 +14,11 @@ from conduix.api import Pipeline
 from conduix.cli._common import state_dir_option
 from conduix.runtime import PipelineRun, RunResult
 
+if TYPE_CHECKING:
+    from rich.table import Table
 
-def _table(run: PipelineRun, rates: dict[str, float]) -> object:
+
+def _table(run: PipelineRun, rates: dict[str, float]) -> Table:
     from rich.table import Table
 
     table = Table(title=f"pipeline {run.spec.name} (Ctrl-C stops, drains and flushes)", expand=False)

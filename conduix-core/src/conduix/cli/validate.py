@@ -42,7 +42,7 @@ def schema() -> None:
 
 def _label(spec: PipelineSpec, cid: str) -> str:
     c = spec.components[cid]
-    return f"{cid} ({c.kind}: {c.type})"
+    return f"{cid} ({c.kind}: {c.type_name})"
 
 
 @click.command("graph")
@@ -56,7 +56,7 @@ def graph(file: Path, fmt: str) -> None:
         shapes = {"source": ("([", "])"), "stage": ("[", "]"), "sink": ("[(", ")]")}
         for c in spec.topological():
             left, right = shapes[c.kind]
-            click.echo(f'    {c.id}{left}"{c.id}<br/>{c.type}"{right}')
+            click.echo(f'    {c.id}{left}"{c.id}<br/>{c.type_name}"{right}')
         for c in spec.topological():
             for ref in c.inputs:
                 label = f"|{ref.output}|" if ref.output else ""

@@ -206,7 +206,7 @@ class _Builder:
                     raw["inputs"] = child["inputs"]
                     self.doc.values[(*cpath, "component", "inputs")] = self.doc.where((*cpath, "inputs"))
                     self.doc.keys[(*cpath, "component", "inputs")] = self.doc.where((*cpath, "inputs"), key=True)
-                self.component(cid, ctype, raw, (*cpath, "component"))  # type: ignore[arg-type]
+                self.component(cid, ctype, raw, (*cpath, "component"))
                 node.children.append(cid)
             else:
                 self.errors.append(self.doc.error(f"unknown child type {ctype!r}", (*cpath, "type"),
@@ -258,9 +258,9 @@ class _Builder:
                                               hint="take the input of that sink instead"))
             return None
         if output is not None and output not in target.outputs:
-            known = ", ".join(f"{name}.{o}" for o in target.outputs) or "none"
+            outputs = ", ".join(f"{name}.{o}" for o in target.outputs) or "none"
             self.errors.append(self.doc.error(f"{target.kind} {name!r} has no output {output!r}", path,
-                                              hint=f"named outputs: {known}"))
+                                              hint=f"named outputs: {outputs}"))
             return None
         return InputRef(name, output)
 

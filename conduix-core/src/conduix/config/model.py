@@ -36,7 +36,7 @@ class Settings(_Strict):
     queue_size: int = Field(4, ge=1, le=1024,
                             description="Batches buffered between two components; bounds memory.")
     idle_sleep: float = Field(0.05, ge=0, description="Seconds a source waits after an empty read.")
-    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)  # type: ignore[arg-type]
+    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
 
 
 class BackoffSettings(_Strict):
@@ -48,9 +48,9 @@ class BackoffSettings(_Strict):
 
 class SupervisionSettings(_Strict):
     strategy: Literal["one_for_one", "one_for_all", "rest_for_one"] = "one_for_one"
-    max_restarts: int = Field(5, ge=0)
-    within_seconds: float = Field(60.0, gt=0)
-    backoff: BackoffSettings = Field(default_factory=BackoffSettings)  # type: ignore[arg-type]
+    max_restarts: int = Field(default=5, ge=0)
+    within_seconds: float = Field(default=60.0, gt=0)
+    backoff: BackoffSettings = Field(default_factory=BackoffSettings)
 
 
 class PipelineHeader(_Strict):
@@ -60,7 +60,7 @@ class PipelineHeader(_Strict):
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str | None = None
     type: Literal["pipeline", "actor"] = "pipeline"
-    settings: Settings = Field(default_factory=Settings)  # type: ignore[arg-type]
+    settings: Settings = Field(default_factory=Settings)
     supervision: SupervisionSettings | None = None
     sources: dict[str, Any] | None = None
     transforms: dict[str, Any] | None = None
@@ -82,7 +82,7 @@ def validation_errors(exc: ValidationError, doc: Located, base: Path, model: typ
     out: list[ConfigError] = []
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        path: Path = (*base, *loc)  # type: ignore[arg-type]
+        path: Path = (*base, *loc)
         kind = err["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1]) if loc else "?"
@@ -107,8 +107,8 @@ def validation_errors(exc: ValidationError, doc: Located, base: Path, model: typ
             expected = _TYPE_WORDS.get(kind)
             shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
             message = f"expected {expected}, got {shown}" if expected else f"{err['msg']} (got {shown})"
-            hint = _hint_for(err)
-            out.append(doc.error(message, path, hint=hint))
+            type_hint = _hint_for(err)
+            out.append(doc.error(message, path, hint=type_hint))
     return out
 
 

@@ -17,13 +17,13 @@ __all__ = ["pipeline_json_schema"]
 def pipeline_json_schema(registry: ComponentRegistry | None = None) -> dict[str, Any]:
     registry = registry or get_plugin_host().registry
     entries = []
-    models: list[tuple[type[BaseModel], str]] = [(Settings, "validation"), (SupervisionSettings, "validation")]
+    models: list[tuple[type[BaseModel], Literal["validation"]]] = [(Settings, "validation"), (SupervisionSettings, "validation")]
     for entry in registry.entries():
         try:
             cls = entry.load()
         except Exception:  # a component whose client library is missing still leaves the rest usable
             continue
-        fields: dict[str, Any] = {"type": (Literal[entry.type_name], ...)}  # type: ignore[valid-type]
+        fields: dict[str, Any] = {"type": (Literal[entry.type_name], ...)}
         if entry.kind != "source":
             fields["inputs"] = (list[str], Field(..., min_length=1))
         model = create_model(f"{entry.kind}_{entry.type_name}", __base__=cls.Config, **fields)

@@ -27,8 +27,8 @@ class InputRef:
 class ComponentSpec:
     id: str
     kind: Kind
-    type: str
-    cls: type[Any]
+    type_name: str
+    cls: Any
     config: ComponentConfig
     inputs: list[InputRef] = field(default_factory=list)
     path: str = ""
@@ -58,7 +58,7 @@ class SupervisionNode:
 class PipelineSpec:
     name: str
     components: dict[str, ComponentSpec]
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = field(default_factory=lambda: Settings())
     description: str | None = None
     format: str = "pipeline"
     supervision: SupervisionNode | None = None

@@ -36,8 +36,8 @@ class Located:
 
     data: Any
     file: str | None = None
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    values: dict[Path, tuple[int | None, int | None]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int | None, int | None]] = field(default_factory=dict)
 
     def where(self, path: Path, *, key: bool = False) -> tuple[int | None, int | None]:
         """The 1-based line and column of ``path``, or of its closest ancestor."""
@@ -49,7 +49,7 @@ class Located:
             if probe in self.values:
                 return self.values[probe]
             probe = probe[:-1]
-        return table.get((), (None, None))  # type: ignore[return-value]
+        return table.get((), (None, None))
 
     def error(self, message: str, path: Path, *, key: bool = False, hint: str | None = None) -> ConfigError:
         line, column = self.where(path, key=key)

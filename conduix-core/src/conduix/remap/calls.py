@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conduix.remap.functions.spec import FunctionSpec
+from conduix.remap.functions.spec import IDENTITY, FunctionSpec
 from conduix.remap.nodes import Segment
 from conduix.remap.values import ExprError, kind_of
 
@@ -68,8 +68,14 @@ def call_closure(spec: FunctionSpec, fns: list[Fn], consts: list[Any], is_const:
     if prefix:
         return _special(spec, fns, checks, prefix, locate, line, column)
     if fns and all(is_const[1:]) and all(index == 0 for index, _, _ in checks):
-        return _one_dynamic(impl, name, fns[0], tuple(consts[1:]), checks[0] if checks else None, field,
-                            locate, line, column)
+        rest = tuple(consts[1:])
+        check = checks[0] if checks else None
+        fast = spec.fast(rest) if spec.fast is not None else None
+        if fast is IDENTITY and check is not None:
+            return _checked_identity(name, fns[0], check, field, line, column)
+        if fast is not None and fast is not IDENTITY:
+            impl, rest = fast, ()
+        return _one_dynamic(impl, name, fns[0], rest, check, field, locate, line, column)
 
     def call(c: list[Any]) -> Any:
         args = [f(c) for f in fns]
@@ -86,6 +92,24 @@ def call_closure(spec: FunctionSpec, fns: list[Fn], consts: list[Any], is_const:
             return impl()
         return call0
     return call
+
+
+def _checked_identity(name: str, a0: Fn, check: Check, field: str | None, line: int, column: int) -> Fn:
+    types, text = check[1], check[2]
+    if field is not None:
+        def field_identity(c: list[Any]) -> Any:
+            v = c[0].get(field)
+            if type(v) in types:
+                return v
+            raise _type_error(text, v, name, line, column)
+        return field_identity
+
+    def identity(c: list[Any]) -> Any:
+        v = a0(c)
+        if type(v) in types:
+            return v
+        raise _type_error(text, v, name, line, column)
+    return identity
 
 
 def _one_dynamic(impl: Callable[..., Any], name: str, a0: Fn, rest: tuple[Any, ...], check: Check | None,

@@ -40,10 +40,11 @@ _CONTAINERS = (dict, list)
 class Compiled:
     """The result of compiling: the program closure and what it needs per record."""
 
-    def __init__(self, body: Fn, kinds: Kinds, uses_vars: bool) -> None:
+    def __init__(self, body: Fn, kinds: Kinds, uses_vars: bool, uses_meta: bool) -> None:
         self.body = body
         self.kinds = kinds
         self.uses_vars = uses_vars
+        self.uses_meta = uses_meta
 
 
 def _union(a: Kinds, b: Kinds) -> Kinds:
@@ -88,6 +89,7 @@ class _Compiler:
         self.functions = function_table()
         self.state = _State()
         self.uses_vars = False
+        self.uses_meta = False
 
     def error(self, message: str, node: n.Node, hint: str | None = None) -> RemapCompileError:
         return RemapCompileError(message, line=node.line or None, column=node.column or None,
@@ -187,6 +189,8 @@ class _Compiler:
             key = self._key(node)
             return (lambda c: get_path(c[2].get(name), segs)), self.state.paths.get(key) if key else None
         slot = 0 if node.target == "event" else 1
+        if slot == 1:
+            self.uses_meta = True
         key = self._key(node)
         known = self.state.paths.get(key) if key else None
         if not segs:
@@ -283,6 +287,8 @@ class _Compiler:
                 variables[name] = set_path(variables.get(name), segs, v)
             return set_var_path
         slot = 0 if target.target == "event" else 1
+        if slot == 1:
+            self.uses_meta = True
         key = (target.target, *segs)
         self.state.forget_below(key)
         self.state.paths[key] = value_kinds
@@ -332,7 +338,10 @@ class _Compiler:
             def value(c: list[Any]) -> Any:
                 v = raw(c)
                 return clone(v) if type(v) in _CONTAINERS else v
+        fused = self._fused_assign(node.target, value)
         setter = self._setter(node.target, value_kinds)
+        if fused is not None:
+            return fused, value_kinds
         if setter is None:
             return value, value_kinds
 
@@ -341,6 +350,35 @@ class _Compiler:
             setter(c, v)
             return v
         return assign, value_kinds
+
+    def _fused_assign(self, target: n.Node, value: Fn) -> Fn | None:
+        """One closure for the hot cases ``.field = ...`` and ``. = ...``."""
+        if not isinstance(target, n.Query) or target.target not in ("event", "meta"):
+            return None
+        slot = 0 if target.target == "event" else 1
+        if slot == 1:
+            self.uses_meta = True
+        segs = target.segments
+        if len(segs) == 1 and type(segs[0]) is str:
+            field = segs[0]
+            if slot == 0:
+                def assign_event_field(c: list[Any]) -> Any:
+                    v = value(c)
+                    c[0][field] = v
+                    return v
+                return assign_event_field
+            return None
+        if not segs and slot == 0:
+            line, column = target.line, target.column
+
+            def assign_root(c: list[Any]) -> Any:
+                v = value(c)
+                if type(v) is not dict:
+                    raise ExprError(f"the event root must be an object, got {kind_of(v)}", line, column)
+                c[0] = v
+                return v
+            return assign_root
+        return None
 
     def _merge_assign(self, node: n.Assign, value: Fn) -> tuple[Fn, Kinds]:
         current, _ = self.compile(node.target)
@@ -496,6 +534,8 @@ class _Compiler:
                 self.state.forget_below(("var", arg.name, *segs))
         else:
             slot = 0 if arg.target == "event" else 1
+            if slot == 1:
+                self.uses_meta = True
             if spec.name == "del":
                 self.state.forget_below((arg.target, *segs))
         return PathRef(slot, arg.name, segs)
@@ -538,4 +578,4 @@ def compile_program(source: str) -> Compiled:
     tree = parse(source)
     compiler = _Compiler(source)
     body, result_kinds = compiler.compile(tree)
-    return Compiled(body, result_kinds, compiler.uses_vars)
+    return Compiled(body, result_kinds, compiler.uses_vars, compiler.uses_meta)

@@ -20,13 +20,14 @@ class Program:
     ``remap`` stage without ``drop_on_error``) copy it first.
     """
 
-    __slots__ = ("_body", "_uses_vars", "source")
+    __slots__ = ("_body", "_uses_meta", "_uses_vars", "source")
 
     def __init__(self, source: str) -> None:
         compiled = compile_program(source)
         self.source = source
         self._body = compiled.body
         self._uses_vars = compiled.uses_vars
+        self._uses_meta = compiled.uses_meta
 
     def __repr__(self) -> str:
         lines = self.source.strip().splitlines() or [""]
@@ -39,7 +40,8 @@ class Program:
         Raises :class:`~conduix.errors.RemapError` (with ``line`` and ``column``)
         on a runtime error and :class:`~conduix.errors.RemapAbort` on ``abort``.
         """
-        state = [event, {} if metadata is None else metadata, {} if self._uses_vars else None]
+        state = [event, metadata if metadata is not None or not self._uses_meta else {},
+                 {} if self._uses_vars else None]
         try:
             self._body(state)
         except ExprError as exc:
@@ -54,7 +56,8 @@ class Program:
         The value is JSON-ready as VRL's test runner shows it (timestamps as
         RFC 3339 strings, regexes as their pattern).
         """
-        state = [event, {} if metadata is None else metadata, {} if self._uses_vars else None]
+        state = [event, metadata if metadata is not None or not self._uses_meta else {},
+                 {} if self._uses_vars else None]
         try:
             value = self._body(state)
         except ExprError as exc:
@@ -65,7 +68,7 @@ class Program:
 class Condition:
     """A remap expression that decides about a record (``filter``, ``router``)."""
 
-    __slots__ = ("_body", "_uses_vars", "source")
+    __slots__ = ("_body", "_uses_meta", "_uses_vars", "source")
 
     def __init__(self, source: str) -> None:
         compiled = compile_program(source)
@@ -76,13 +79,15 @@ class Condition:
         self.source = source
         self._body = compiled.body
         self._uses_vars = compiled.uses_vars
+        self._uses_meta = compiled.uses_meta
 
     def __repr__(self) -> str:
         return f"Condition({self.source.strip()!r})"
 
     def test(self, event: dict[str, Any], metadata: dict[str, Any] | None = None) -> bool:
         """True when the condition holds. A non-boolean result is a :class:`RemapError`."""
-        state = [event, {} if metadata is None else metadata, {} if self._uses_vars else None]
+        state = [event, metadata if metadata is not None or not self._uses_meta else {},
+                 {} if self._uses_vars else None]
         try:
             value = self._body(state)
         except ExprError as exc:

@@ -86,7 +86,7 @@ class PipelineRun:
             context = Context(component_id=cspec.id, pipeline=spec.name, state_dir=self.state_dir,
                               batch_size=settings.batch_size, parameters=self.parameters)
             component = cspec.build(context)
-            stats = ComponentStats(cspec.id, cspec.kind, cspec.type)
+            stats = ComponentStats(cspec.id, cspec.kind, cspec.type_name)
             node: Node
             if cspec.kind == "source":
                 position = (restored.get("sources", {}).get(cspec.id) or {}).get("position")

@@ -21,7 +21,7 @@ _original_bind_args = IPActorAddress.bindArgs
 
 
 def _advertised_bind_args(self: Any) -> tuple[Any, ...]:
-    (bindname,) = _original_bind_args.fget(self)  # type: ignore[union-attr]
+    (bindname,) = _original_bind_args.fget(self)
     if isinstance(bindname, tuple) and bindname and bindname[0] in ("", "0.0.0.0"):
         return ((self.sockname[0], *bindname[1:]),)
     return (bindname,)
@@ -31,4 +31,4 @@ def install() -> None:
     """Bind Thespian TCP endpoints to their advertised address (idempotent)."""
     if IPActorAddress.bindArgs is not _original_bind_args:
         return
-    IPActorAddress.bindArgs = property(_advertised_bind_args)  # type: ignore[method-assign,assignment]
+    IPActorAddress.bindArgs = property(_advertised_bind_args)

@@ -72,7 +72,7 @@ class _Child:
         return self.spec.stop_timeout if isinstance(self.spec, WorkerSpec) else 30.0
 
 
-class Supervisor(Actor):  # type: ignore[misc]
+class Supervisor(Actor):
     """Supervises the children of a :class:`SupervisorSpec`.
 
     Failures it sees: a child reporting :class:`ChildFailed` (its task raised,

@@ -40,7 +40,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class Worker(Actor):  # type: ignore[misc]
+class Worker(Actor):
     """Runs a :class:`WorkerTask` and reports to its supervisor.
 
     States: starting -> running -> (paused <-> running) -> stopped | finished | failed.

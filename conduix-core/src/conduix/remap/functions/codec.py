@@ -23,8 +23,8 @@ B = kinds("boolean")
 
 
 def encode_json_text(value: Any, pretty: bool = False) -> str:
-    """JSON text of a remap value (timestamps as RFC 3339, keys in insertion order)."""
-    option = orjson.OPT_INDENT_2 if pretty else 0
+    """JSON text of a remap value (timestamps as RFC 3339, keys sorted as VRL objects are)."""
+    option = orjson.OPT_SORT_KEYS | (orjson.OPT_INDENT_2 if pretty else 0)
     try:
         return orjson.dumps(value, option=option).decode()
     except TypeError:
@@ -99,7 +99,7 @@ def encode_key_value(value: dict[str, Any], fields_ordering: list[Any], key_valu
 
 
 def _quote(text: str, kv_delim: str, field_delim: str) -> str:
-    if text == "" or any(ch.isspace() for ch in text) or '"' in text or kv_delim in text or field_delim in text:
+    if text == "" or '"' in text or any(ch.isspace() for ch in text):
         escaped = text.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{escaped}"'
     return text

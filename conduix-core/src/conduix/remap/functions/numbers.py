@@ -46,7 +46,7 @@ for _name, _mode, _example in (
              example=_example)(_impl)
 
 
-@function(FUNCTIONS, "mod", Param("value", NUMBER), Param("modulus", NUMBER), returns=NUMBER, fallible=True,
+@function(FUNCTIONS, "mod", Param("value", NUMBER), Param("modulus", NUMBER), returns=NUMBER,
           example="mod(5, 2) == 1")
 def mod(value: int | float, modulus: int | float) -> int | float:
     """The remainder of ``value / modulus`` (sign of ``value``, as in Rust); a zero modulus fails."""

@@ -147,6 +147,7 @@ def zone(name: str | None) -> tzinfo | None:
 
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+_SPACES = re.compile(r"\s+")
 
 
 def parse_with_format(value: str, fmt: str, tz: tzinfo | None = None) -> datetime:
@@ -162,10 +163,15 @@ def parse_with_format(value: str, fmt: str, tz: tzinfo | None = None) -> datetim
         except (ValueError, OverflowError):
             raise ExprError(f"failed parsing timestamp {value!r} with format {fmt!r}") from None
     text = _FRACTION.sub(r"\1", value) if "f" in fmt else value
+    python_format = _python_format(fmt)
     try:
-        parsed = datetime.strptime(text, _python_format(fmt))
+        parsed = datetime.strptime(text, python_format)
     except ValueError as exc:
-        raise ExprError(f"failed parsing timestamp {value!r} with format {fmt!r}: {exc}") from None
+        # chrono treats whitespace in a format as optional; retry without any
+        try:
+            parsed = datetime.strptime(_SPACES.sub("", text), _SPACES.sub("", python_format))
+        except ValueError:
+            raise ExprError(f"failed parsing timestamp {value!r} with format {fmt!r}: {exc}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz or UTC)
     return parsed.astimezone(UTC)
