@@ -65,7 +65,7 @@ def test_failed_run_exits_1_with_the_component_named(tmp_path):
     """)
     proc = conduix("run", str(path))
     assert proc.returncode == 1
-    assert f"invalid JSON at {data}:2" in proc.stderr
+    assert f"source 'f' failed on the record at {data}:2: invalid JSON" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

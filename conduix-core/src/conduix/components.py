@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "Batch",
+    "Rejected",
     "ComponentConfig",
     "Context",
     "Emit",
@@ -50,6 +51,21 @@ class Context:
         return logging.getLogger(f"conduix.component.{self.component_id}")
 
 
+@dataclass
+class Rejected:
+    """A record a component could not handle; it goes where the component's ``on_error`` says.
+
+    A sink returns these from :meth:`Sink.write` with ``index`` into the batch; a
+    source puts them in :attr:`Batch.rejects` with the raw ``record`` (for example
+    ``{"message": "<the invalid JSON line>"}``) and its ``meta``.
+    """
+
+    error: BaseException | str
+    index: int | None = None
+    record: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
+
+
 class Batch:
     """Records moving together through the pipeline.
 
@@ -60,14 +76,16 @@ class Batch:
     stage that derives a new batch keeps them with :meth:`derive`.
     """
 
-    __slots__ = ("acks", "meta", "position", "records")
+    __slots__ = ("acks", "meta", "position", "records", "rejects")
 
     def __init__(self, records: list[dict[str, Any]], meta: list[dict[str, Any]] | None = None,
-                 *, position: Any = None, acks: Sequence[Any] = ()) -> None:
+                 *, position: Any = None, acks: Sequence[Any] = (),
+                 rejects: list[Rejected] | None = None) -> None:
         self.records = records
         self.meta = meta
         self.position = position
         self.acks = tuple(acks)
+        self.rejects = rejects
 
     def __len__(self) -> int:
         return len(self.records)
@@ -193,11 +211,17 @@ class Stage(_Component[ConfigT]):
 
 
 class Sink(_Component[ConfigT]):
-    """Writes batches. When :meth:`write` returns, the batch counts as written."""
+    """Writes batches. When :meth:`write` returns, the batch counts as written.
+
+    ``write`` raises :class:`~conduix.errors.RetryableError` for transient
+    failures (retried with backoff) and returns the records it could not write
+    for good (``[Rejected(error, index=i), ...]``), which go where ``on_error``
+    says; every other record of the batch counts as written.
+    """
 
     kind = "sink"
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch) -> Sequence[Rejected] | None:
         raise NotImplementedError
 
     def flush(self) -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "RemapAbort",
     "RemapCompileError",
     "RemapError",
+    "RetryableError",
     "SupervisionError",
 ]
 
@@ -91,6 +92,15 @@ class ComponentError(PipelineError):
 
 class ConnectorError(ConduixError):
     """A connector failed to talk to its external system."""
+
+
+class RetryableError(ConnectorError):
+    """A transient failure (broker down, timeout, 429/5xx): the runtime retries with backoff.
+
+    Raised from ``Source.read``, ``Stage.process`` or ``Sink.write``; the call is
+    repeated with the same batch under the component's ``retry`` settings, while
+    the batch keeps its place (backpressure does the rest).
+    """
 
 
 class CheckpointError(ConduixError):

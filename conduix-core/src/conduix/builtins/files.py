@@ -12,7 +12,7 @@ from typing import IO, Any, Literal
 import orjson
 from pydantic import Field
 
-from conduix.components import Batch, ComponentConfig, Context, Sink, Source
+from conduix.components import Batch, ComponentConfig, Context, Rejected, Sink, Source
 from conduix.errors import ComponentError
 from conduix.runtime.acks import AckTracker
 
@@ -113,6 +113,7 @@ class FileSource(Source[FileSourceConfig]):
         as_json = self.config.format == "json"
         records: list[dict[str, Any]] = []
         meta: list[dict[str, Any]] = []
+        rejects: list[Rejected] = []
         first = state.line
         line_no = state.line
         offset = state.offset
@@ -132,8 +133,10 @@ class FileSource(Source[FileSourceConfig]):
                 try:
                     record = orjson.loads(text)
                 except orjson.JSONDecodeError as exc:
-                    raise ComponentError(f"source {self.id!r}: invalid JSON at {state.path}:{line_no}: {exc}",
-                                         component=self.id, position=f"{state.path}:{line_no}") from None
+                    rejects.append(Rejected(f"invalid JSON: {exc}", record={"message": text.decode(
+                        self.config.encoding, errors="replace")}, meta={"source": self.id, "file": state.path,
+                                                                       "line": line_no}))
+                    continue
                 if not isinstance(record, dict):
                     record = {"message": record}
             else:
@@ -145,7 +148,7 @@ class FileSource(Source[FileSourceConfig]):
         state.line = line_no
         state.offset = offset
         state.offsets[line_no] = offset
-        return Batch(records, meta, position=(state.path, first, line_no))
+        return Batch(records, meta, position=(state.path, first, line_no), rejects=rejects or None)
 
     def acknowledge(self, position: Any) -> None:
         path, first, end = position

@@ -10,7 +10,7 @@ from typing import IO, Any, Literal
 import orjson
 from pydantic import Field
 
-from conduix.components import Batch, ComponentConfig, Context, Sink, Source
+from conduix.components import Batch, ComponentConfig, Context, Rejected, Sink, Source
 from conduix.errors import ComponentError
 
 __all__ = ["StdinSource", "StdoutSink"]
@@ -53,11 +53,12 @@ class StdinSource(Source[StdinConfig]):
             return Batch([])
         records: list[dict[str, Any]] = []
         meta: list[dict[str, Any]] = []
+        rejects: list[Rejected] = []
         raw = first
         while True:
             if raw is _EOF:
                 self.lines.put(_EOF)  # seen again on the next read, after this batch
-                if not records:
+                if not records and not rejects:
                     return None
                 break
             self.line_no += 1
@@ -67,10 +68,11 @@ class StdinSource(Source[StdinConfig]):
                     try:
                         record = orjson.loads(text)
                     except orjson.JSONDecodeError as exc:
-                        raise ComponentError(f"source {self.id!r}: invalid JSON on stdin line {self.line_no}: "
-                                             f"{exc}", component=self.id, position=f"stdin:{self.line_no}") from None
-                    records.append(record if isinstance(record, dict) else {"message": record})
-                    meta.append({"source": self.id, "line": self.line_no})
+                        rejects.append(Rejected(f"invalid JSON: {exc}", record={"message": text.decode(
+                            "utf-8", errors="replace")}, meta={"source": self.id, "line": self.line_no}))
+                    else:
+                        records.append(record if isinstance(record, dict) else {"message": record})
+                        meta.append({"source": self.id, "line": self.line_no})
             else:
                 records.append({"message": text.decode("utf-8", errors="replace")})
                 meta.append({"source": self.id, "line": self.line_no})
@@ -80,7 +82,7 @@ class StdinSource(Source[StdinConfig]):
                 raw = self.lines.get_nowait()
             except queue.Empty:
                 break
-        return Batch(records, meta, position=self.line_no)
+        return Batch(records, meta, position=self.line_no, rejects=rejects or None)
 
 
 class StdoutConfig(ComponentConfig):

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from conduix.components import ComponentConfig, Context
-from conduix.config.model import PipelineHeader, SupervisionSettings, validation_errors
+from conduix.config.model import ComponentPolicy, PipelineHeader, SupervisionSettings, validation_errors
 from conduix.config.spec import ComponentSpec, InputRef, PipelineSpec, SupervisionNode
 from conduix.config.yamlsource import Located, Path, format_path, interpolate, load_yaml
 from conduix.errors import ConduixError, ConfigError
@@ -20,7 +20,8 @@ from conduix.registry import ComponentRegistry, Kind
 __all__ = ["COMMON_KEYS", "load_pipeline", "load_pipeline_text", "pipeline_from_dict"]
 
 SECTIONS: dict[str, Kind] = {"sources": "source", "transforms": "stage", "sinks": "sink"}
-COMMON_KEYS = ("type", "inputs")
+COMMON_KEYS = ("type", "inputs", "on_error", "retry")
+DEAD_LETTER = "dead_letter"
 _ID = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
@@ -137,14 +138,18 @@ class _Builder:
         model: type[ComponentConfig] = getattr(cls, "Config", ComponentConfig)
         options = {k: v for k, v in raw.items() if k not in COMMON_KEYS}
         try:
+            policy = ComponentPolicy.model_validate({k: raw[k] for k in ("on_error", "retry") if k in raw})
             config = model.model_validate(options)
         except ValidationError as exc:
-            self.errors.extend(validation_errors(exc, doc, path, model, skip_keys=()))
+            self.errors.extend(validation_errors(exc, doc, path, model if exc.title == model.__name__
+                                                 else ComponentPolicy, also_known=COMMON_KEYS))
             return
-        spec = ComponentSpec(cid, kind, type_name, cls, config, path=format_path(path))
+        spec = ComponentSpec(cid, kind, type_name, cls, config, path=format_path(path), policy=policy)
         try:
             instance = spec.build(Context(component_id=cid, pipeline=self.header.name or "pipeline"))
             spec.outputs = list(instance.outputs()) if kind == "stage" else []
+            if policy.on_error == DEAD_LETTER:
+                spec.outputs.append(DEAD_LETTER)
         except ConfigError as exc:
             self.errors.append(doc.error(exc.message, path, hint=exc.hint))
             return
@@ -253,14 +258,17 @@ class _Builder:
             hint = f"did you mean {close[0]!r}?" if close else f"known inputs: {', '.join(known) or 'none'}"
             self.errors.append(self.doc.error(f"input {item!r} does not exist", path, hint=hint))
             return None
-        if target.kind == "sink":
-            self.errors.append(self.doc.error(f"input {item!r} is a sink; sinks have no outputs", path,
-                                              hint="take the input of that sink instead"))
+        if target.kind == "sink" and output != DEAD_LETTER:
+            hint = (f"take its dead letters as '{name}.{DEAD_LETTER}'" if DEAD_LETTER in target.outputs
+                    else "take the input of that sink instead")
+            self.errors.append(self.doc.error(f"input {item!r} is a sink; sinks have no outputs", path, hint=hint))
             return None
         if output is not None and output not in target.outputs:
             outputs = ", ".join(f"{name}.{o}" for o in target.outputs) or "none"
+            hint = (f"add 'on_error: dead_letter' to {name!r}" if output == DEAD_LETTER
+                    else f"named outputs: {outputs}")
             self.errors.append(self.doc.error(f"{target.kind} {name!r} has no output {output!r}", path,
-                                              hint=f"named outputs: {outputs}"))
+                                              hint=hint))
             return None
         return InputRef(name, output)
 
@@ -303,4 +311,7 @@ class _Builder:
             if spec.kind != "sink" and spec.id not in used:
                 self.warnings.append(f"{spec.path}: the output of {spec.kind} {spec.id!r} goes nowhere "
                                      "(its records are dropped)")
+            elif spec.kind == "sink" and DEAD_LETTER in spec.outputs and spec.id not in used:
+                self.warnings.append(f"{spec.path}: nothing consumes '{spec.id}.{DEAD_LETTER}' "
+                                     "(its dead letters are dropped)")
 

@@ -13,6 +13,8 @@ from conduix.errors import ConfigError
 __all__ = [
     "BackoffSettings",
     "CheckpointSettings",
+    "ComponentPolicy",
+    "RetrySettings",
     "PipelineHeader",
     "Settings",
     "SupervisionSettings",
@@ -53,6 +55,26 @@ class SupervisionSettings(_Strict):
     backoff: BackoffSettings = Field(default_factory=BackoffSettings)
 
 
+class RetrySettings(_Strict):
+    """How a component retries transient failures (RetryableError): exponential backoff with jitter."""
+
+    max_attempts: int | None = Field(default=None, ge=1, description="Attempts before the error counts as "
+                                     "permanent and on_error applies; null: keep retrying while the run lasts.")
+    initial: float = Field(default=0.5, gt=0, description="First delay, seconds.")
+    max: float = Field(default=30.0, gt=0, description="Longest delay, seconds.")
+    multiplier: float = Field(default=2.0, ge=1)
+    jitter: float = Field(default=0.2, ge=0, le=1, description="Random share added to or taken from a delay.")
+
+
+class ComponentPolicy(_Strict):
+    """What a component does with errors; the same keys for every source, stage and sink."""
+
+    on_error: Literal["stop", "drop", "dead_letter"] = Field(
+        default="stop", description="stop: fail the run; drop: log and skip the record; dead_letter: send it "
+                                    "to the '<id>.dead_letter' output.")
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+
+
 class PipelineHeader(_Strict):
     """Top-level keys of a pipeline file (both formats)."""
 
@@ -77,7 +99,7 @@ _TYPE_WORDS = {
 
 
 def validation_errors(exc: ValidationError, doc: Located, base: Path, model: type[BaseModel],
-                      *, skip_keys: tuple[str, ...] = ()) -> list[ConfigError]:
+                      *, skip_keys: tuple[str, ...] = (), also_known: tuple[str, ...] = ()) -> list[ConfigError]:
     """Turn a pydantic ValidationError into ConfigErrors at YAML locations."""
     out: list[ConfigError] = []
     for err in exc.errors(include_url=False):
@@ -86,7 +108,7 @@ def validation_errors(exc: ValidationError, doc: Located, base: Path, model: typ
         kind = err["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1]) if loc else "?"
-            known = _known_keys(model, loc[:-1], skip_keys)
+            known = _known_keys(model, loc[:-1], skip_keys) + (list(also_known) if len(loc) == 1 else [])
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else (
                 f"known keys: {', '.join(known)}" if known else "remove it")

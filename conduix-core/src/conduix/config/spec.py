@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conduix.components import ComponentConfig, Context
-from conduix.config.model import Settings, SupervisionSettings
+from conduix.config.model import ComponentPolicy, Settings, SupervisionSettings
 from conduix.registry import Kind
 
 __all__ = ["ComponentSpec", "InputRef", "PipelineSpec", "SupervisionNode"]
@@ -33,6 +33,7 @@ class ComponentSpec:
     inputs: list[InputRef] = field(default_factory=list)
     path: str = ""
     outputs: list[str] = field(default_factory=list)
+    policy: ComponentPolicy = field(default_factory=lambda: ComponentPolicy())
 
     def build(self, context: Context) -> Any:
         """A fresh component instance for one run."""

@@ -1,4 +1,5 @@
-"""The threads of a running pipeline: one per component, joined by bounded queues."""
+"""The threads of a running pipeline: one per source and sink (and fan-in stage), joined by bounded
+queues; single-input stages run in their upstream's thread."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from conduix.components import Batch, Sink, Source, Stage
+from conduix.config.model import ComponentPolicy
 from conduix.errors import ComponentError, ConduixError
 from conduix.runtime.acks import AckToken
+from conduix.runtime.policy import Aborted, Failure, Retrier, apply_policy, describe_position
 from conduix.runtime.stats import ComponentStats
 
-__all__ = ["END", "Edge", "Node", "SinkNode", "SourceNode", "StageNode"]
+__all__ = ["END", "Aborted", "Edge", "Node", "RunControl", "SinkNode", "SourceNode", "StageNode"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,10 +26,6 @@ END = object()
 """Put on a queue once per edge when the upstream component has no more batches."""
 
 _POLL = 0.1
-
-
-class Aborted(Exception):
-    """The run is being torn down after a failure; leave quietly."""
 
 
 class RunControl:
@@ -60,12 +59,16 @@ class Edge:
 class Node(threading.Thread):
     """Base of the component threads."""
 
-    def __init__(self, component: Any, stats: ComponentStats, control: RunControl, queue_size: int,
+    def __init__(self, component: Any, stats: ComponentStats, control: RunControl, queue_size: int, *,
+                 pipeline: str = "pipeline", policy: ComponentPolicy | None = None,
                  on_batch_failed: Callable[[str, BaseException, int], None] | None = None) -> None:
         super().__init__(name=f"conduix-{stats.kind}-{stats.id}", daemon=True)
         self.component = component
         self.stats = stats
         self.control = control
+        self.pipeline = pipeline
+        self.policy = policy or ComponentPolicy()
+        self.retrier = Retrier(self.policy.retry, control.aborted, stats.kind, stats.id, stats)
         self.inbox: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self.expected_ends = 0
         self.outputs: dict[str | None, list[Edge]] = {}
@@ -101,10 +104,8 @@ class Node(threading.Thread):
             return
         edges = self.outputs.get(output)
         if edges is None:
-            if output is not None and output not in self.outputs:
-                raise ComponentError(f"{self.stats.kind} {self.stats.id!r} emitted to undeclared output "
-                                     f"{output!r}", component=self.stats.id)
-            return
+            raise ComponentError(f"{self.stats.kind} {self.stats.id!r} emitted to undeclared output "
+                                 f"{output!r}", component=self.stats.id)
         if not edges:
             return  # nobody consumes this output: the records are dropped, and settle upstream
         for token in batch.acks:
@@ -127,6 +128,10 @@ class Node(threading.Thread):
                     edge.node.accept_end()  # type: ignore[attr-defined]
                 else:
                     edge.node.put(END)
+
+    def handle_failures(self, batch: Batch, failures: list[Failure]) -> None:
+        apply_policy(self.policy, failures, kind=self.stats.kind, component=self.stats.id,
+                     pipeline=self.pipeline, batch=batch, emit=self.emit, stats=self.stats)
 
     def fail(self, error: BaseException, records: int) -> None:
         self.stats.errors += 1
@@ -194,42 +199,46 @@ class SourceNode(Node):
         if state is not None:
             self.on_checkpoint(self.stats.id, state)
 
+    def _deliver(self, batch: Batch) -> None:
+        """Hand a batch on, holding its token so fan-out cannot settle it early."""
+        token = AckToken(batch.position, self.completed)
+        self.outstanding += 1
+        batch.acks = (token,)
+        token.add(1)
+        if batch.rejects:
+            self.handle_failures(batch, [
+                Failure(r.record or {}, r.meta or {}, r.error, describe_position(batch, r.index, r.meta or {}))
+                for r in batch.rejects])
+        self.emit(batch)
+        token.settle()
+
     def work(self) -> None:
         source = self.component
         control = self.control
         source.open()
         self.opened.set()
         try:
-            edges = self.outputs.get(None, [])
             next_checkpoint = time.monotonic() + self.checkpoint_interval
+            stats = self.stats
             while not control.stopping.is_set():
                 if self.completed:
                     self._drain_acks()
                 if time.monotonic() >= next_checkpoint:
                     self._checkpoint()
                     next_checkpoint = time.monotonic() + self.checkpoint_interval
-                batch = source.read(self.batch_size)
+                batch = self.retrier.call(source.read, self.batch_size)
                 if batch is None:
                     break
                 n = len(batch.records)
-                if not n:
+                if not n and not batch.rejects:
                     if batch.position is not None:  # read, but nothing in it to deliver
                         source.acknowledge(batch.position)
-                        continue
-                    if self.idle_sleep:
+                    elif self.idle_sleep:
                         control.stopping.wait(self.idle_sleep)
                     continue
-                self.stats.records_in += n
-                self.stats.batches_in += 1
-                token = AckToken(batch.position, self.completed)
-                self.outstanding += 1
-                batch.acks = (token,)
-                if edges:
-                    token.add(1)  # held while handing over, so fan-out cannot settle it early
-                    self.emit(batch)
-                    token.settle()
-                else:
-                    token.completed.append(token.position)
+                stats.records_in += n + len(batch.rejects or ())
+                stats.batches_in += 1
+                self._deliver(batch)
             self.end_outputs()
             # wait until every batch read is settled downstream, then record where we are
             while self.outstanding > len(self.completed) and not control.aborted.is_set():
@@ -252,30 +261,66 @@ class StageNode(Node):
         self.opened = False
         self.closed = False
 
-    def accept(self, batch: Batch) -> None:
+    def _open(self) -> None:
         if not self.opened:
             self.opened = True
             self.component.open()
+
+    def accept(self, batch: Batch) -> None:
+        self._open()
         stats = self.stats
         stats.records_in += len(batch.records)
         stats.batches_in += 1
+        # a stage's emits are held until it returns, so a retry or a failure cannot emit twice
+        pending: list[tuple[Batch, str | None]] = []
+        process = self.component.process
+
+        def collect(out: Batch, output: str | None = None) -> None:
+            pending.append((out, output))
+
         try:
-            self.component.process(batch, self.emit)
+            self.retrier.call(process, batch, collect)
         except Aborted:
             raise
         except Exception as exc:
-            self.fail(_component_error(stats, batch, exc), len(batch.records))
-            raise Aborted from None
+            pending.clear()
+            try:
+                self._isolate(batch, exc, pending)
+            except Aborted:
+                raise
+            except Exception as error:
+                self.fail(error if isinstance(error, ComponentError) else _component_error(stats, batch, error),
+                          len(batch.records))
+                raise Aborted from None
+        for out, output in pending:
+            self.emit(out, output)
         for token in batch.acks:
             token.settle()
+
+    def _isolate(self, batch: Batch, exc: Exception, pending: list[tuple[Batch, str | None]]) -> None:
+        """The batch failed: under drop/dead_letter, find the records that fail and keep the others."""
+        if self.policy.on_error == "stop" or len(batch.records) == 0:
+            raise exc if isinstance(exc, ComponentError) else _component_error(self.stats, batch, exc)
+        failures: list[Failure] = []
+        process = self.component.process
+        for index in range(len(batch.records)):
+            single = batch.select([index])
+            original = dict(batch.records[index])
+            held: list[tuple[Batch, str | None]] = []
+            try:
+                process(single, lambda out, output=None, held=held: held.append((out, output)))
+            except Exception as error:  # this record fails on its own
+                failures.append(Failure(original, batch.meta_at(index), error,
+                                        describe_position(batch, index)))
+                continue
+            pending.extend(held)
+        self.handle_failures(batch, failures)
 
     def accept_end(self) -> None:
         self.ends += 1
         if self.ends < self.expected_ends:
             return
-        if not self.opened:
-            self.opened = True
-            self.component.open()
+        self._open()
         self.component.finish(self.emit)
         self.end_outputs()
         self.close_once()
@@ -301,6 +346,27 @@ class StageNode(Node):
 class SinkNode(Node):
     component: Sink[Any]
 
+    def _write(self, batch: Batch) -> None:
+        stats = self.stats
+        n = len(batch.records)
+        try:
+            rejected = self.retrier.call(self.component.write, batch)
+        except Aborted:
+            raise
+        except Exception as exc:  # the whole batch failed for good
+            if self.policy.on_error == "stop":
+                raise _component_error(stats, batch, exc) from exc
+            rejected = None
+            failures = [Failure(r, batch.meta_at(i), exc, describe_position(batch, i))
+                        for i, r in enumerate(batch.records)]
+        else:
+            failures = [Failure(batch.records[r.index] if r.index is not None else (r.record or {}),
+                                batch.meta_at(r.index) if r.index is not None else (r.meta or {}), r.error,
+                                describe_position(batch, r.index, r.meta)) for r in rejected or ()]
+        if failures:
+            self.handle_failures(batch, failures)
+        stats.records_out += n - len(failures)
+
     def work(self) -> None:
         sink = self.component
         sink.open()
@@ -316,19 +382,26 @@ class SinkNode(Node):
                 stats.records_in += len(batch.records)
                 stats.batches_in += 1
                 try:
-                    sink.write(batch)
+                    self._write(batch)
+                except (Aborted, ComponentError):
+                    raise
                 except Exception as exc:
-                    self.fail(_component_error(stats, batch, exc), len(batch.records))
-                    return
-                stats.records_out += len(batch.records)
+                    raise _component_error(stats, batch, exc) from exc
                 for token in batch.acks:
                     token.settle()
             sink.flush()
+            self.end_outputs()
         finally:
             self._close()
 
+    def emit(self, batch: Batch, output: str | None = None) -> None:
+        # a sink's only output is its dead letters; they are not records it wrote
+        out = self.stats.records_out
+        super().emit(batch, output)
+        self.stats.records_out = out
 
-def _component_error(stats: ComponentStats, batch: Batch, exc: Exception) -> ConduixError:
+
+def _component_error(stats: ComponentStats, batch: Batch, exc: BaseException) -> ConduixError:
     if isinstance(exc, ComponentError) and exc.component:
         return exc
     where = getattr(exc, "position", None)

@@ -88,20 +88,22 @@ class PipelineRun:
             component = cspec.build(context)
             stats = ComponentStats(cspec.id, cspec.kind, cspec.type_name)
             node: Node
+            common = {"pipeline": spec.name, "policy": cspec.policy, "on_batch_failed": failed}
             if cspec.kind == "source":
                 position = (restored.get("sources", {}).get(cspec.id) or {}).get("position")
                 if position is not None:
                     component.restore(position)
-                node = SourceNode(component, stats, self.control, settings.queue_size, failed,
+                node = SourceNode(component, stats, self.control, settings.queue_size, **common,
                                   batch_size=settings.batch_size, idle_sleep=settings.idle_sleep,
                                   checkpoint_interval=settings.checkpoint.interval,
                                   on_checkpoint=self._checkpoint)
-                node.outputs[None] = []
+                node.outputs = {None: [], **{name: [] for name in cspec.outputs}}
             elif cspec.kind == "stage":
-                node = StageNode(component, stats, self.control, settings.queue_size, failed)
+                node = StageNode(component, stats, self.control, settings.queue_size, **common)
                 node.outputs = {None: [], **{name: [] for name in cspec.outputs}}
             else:
-                node = SinkNode(component, stats, self.control, settings.queue_size, failed)
+                node = SinkNode(component, stats, self.control, settings.queue_size, **common)
+                node.outputs = {name: [] for name in cspec.outputs}
             self.nodes[cspec.id] = node
         for cspec in spec.components.values():
             consumer = self.nodes[cspec.id]

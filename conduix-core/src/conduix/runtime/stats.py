@@ -19,6 +19,9 @@ class ComponentStats:
     batches_in: int = 0
     batches_out: int = 0
     errors: int = 0
+    dropped: int = 0
+    dead_letters: int = 0
+    retries: int = 0
     acknowledged: int = 0
     started: float = field(default_factory=time.monotonic)
 
