@@ -19,6 +19,7 @@ _COMMAND_MODULES = [
     "validate",
     "plugins",
     "checkpoint",
+    "remap",
 ]
 
 

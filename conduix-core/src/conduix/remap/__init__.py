@@ -12,7 +12,7 @@ from conduix.remap.program import Condition, Program
 __all__ = ["Condition", "Program", "compile", "compile_condition", "function_names"]
 
 
-def compile(source: str) -> Program:  # noqa: A001 - the public name mirrors re.compile
+def compile(source: str) -> Program:
     """Compile a remap program; raises :class:`~conduix.errors.RemapCompileError`."""
     return Program(source)
 

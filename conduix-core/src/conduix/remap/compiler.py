@@ -21,12 +21,12 @@ from typing import Any
 
 from conduix.errors import RemapAbort, RemapCompileError
 from conduix.remap import nodes as n
-from conduix.remap.functions import function_table
 from conduix.remap.calls import PathRef, call_closure, path_call
+from conduix.remap.functions import function_table
 from conduix.remap.functions.spec import PYTHON_TYPES, FunctionSpec
 from conduix.remap.operators import binary, binary_kinds, unary
 from conduix.remap.paths import clone, get_path, set_path
-from conduix.remap.values import KIND_DEFAULTS, ExprError, Kinds, kind_of, kinds
+from conduix.remap.values import KIND_DEFAULTS, LENIENT, ExprError, Kinds, kind_of, kinds
 
 __all__ = ["Compiled", "compile_program"]
 
@@ -73,7 +73,7 @@ class _State:
         for key in set(self.paths) | set(other.paths):
             a = self.paths.get(key, before.paths.get(key))
             b = other.paths.get(key, before.paths.get(key))
-            if key in self.paths and key in other.paths or key in before.paths:
+            if (key in self.paths and key in other.paths) or key in before.paths:
                 out.paths[key] = _union(a, b)
         return out
 
@@ -179,8 +179,8 @@ class _Compiler:
         if node.target == "var":
             name = node.name or ""
             if name not in self.state.variables:
-                known = sorted(self.state.variables)
-                close = difflib.get_close_matches(name, known, n=3)
+                names = sorted(self.state.variables)
+                close = difflib.get_close_matches(name, names, n=3)
                 hint = f"did you mean {', '.join(close)}?" if close else "assign it first, e.g. x = .field"
                 raise self.error(f'undefined variable "{name}"', node, hint)
             self.uses_vars = True
@@ -476,29 +476,39 @@ class _Compiler:
         checks: list[tuple[int, tuple[type, ...], str]] = []
         prefix: list[Any] = []
         first_kinds: Kinds = None
+        lenient_checks = 0
         for i, (param, arg) in enumerate(zip(spec.params, bound)):
             if i == 0 and spec.path_arg:
                 prefix.append(self._path_ref(arg, spec))
                 continue
             if arg is None:
                 value = param.default
-                fns.append(lambda c, value=value: value)
+                fns.append(_constant(value))
                 consts.append(value)
                 is_const.append(True)
                 continue
             fn, arg_kinds = self.compile(arg, handled)
             if i == 0:
                 first_kinds = arg_kinds
+            if (param.kinds is not None and arg_kinds is not None and arg_kinds is not LENIENT and arg_kinds
+                    and not arg_kinds & param.kinds):
+                raise self.error(
+                    f'invalid argument type for "{param.name}" of "{spec.name}": expected '
+                    f'{" or ".join(sorted(param.kinds))}, got {" or ".join(sorted(arg_kinds))}', arg)
             if param.kinds is not None and (arg_kinds is None or not arg_kinds <= param.kinds):
                 types = tuple(t for k in sorted(param.kinds) for t in PYTHON_TYPES[k])
                 checks.append((len(fns), types, " or ".join(sorted(param.kinds))))
+                if arg_kinds is LENIENT:
+                    lenient_checks += 1
             fns.append(fn)
             consts.append(arg.value if isinstance(arg, n.Literal) else None)
             is_const.append(isinstance(arg, n.Literal))
 
-        fallible = spec.fallible or bool(checks)
+        strict_checks = len(checks) > lenient_checks
+        fallible = spec.fallible or strict_checks
         if spec.fallible_unless is not None:
-            fallible = bool(checks) or first_kinds is None or not first_kinds <= spec.fallible_unless
+            fallible = strict_checks or (first_kinds is not LENIENT and (
+                first_kinds is None or not first_kinds <= spec.fallible_unless))
         if fallible and not node.bang and not handled:
             raise self.error(
                 f'unhandled fallible function call: "{spec.name}" can fail here', node,
@@ -569,6 +579,10 @@ class _Compiler:
                 return body(c)
             return run
         return bind
+
+
+def _constant(value: Any) -> Fn:
+    return lambda c: value
 
 
 def compile_program(source: str) -> Compiled:

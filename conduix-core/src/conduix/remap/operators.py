@@ -142,14 +142,14 @@ def _comparison(op: str, left: Fn, right: Fn, line: int, column: int, const: Any
             def lt_k(c: list[Any]) -> bool:
                 a = left(c)
                 if type(a) is int or type(a) is float:
-                    return a < k  # type: ignore[no-any-return]
+                    return a < k
                 return slow(a, k)
             return lt_k
         if op == ">":
             def gt_k(c: list[Any]) -> bool:
                 a = left(c)
                 if type(a) is int or type(a) is float:
-                    return a > k  # type: ignore[no-any-return]
+                    return a > k
                 return slow(a, k)
             return gt_k
 

@@ -248,22 +248,22 @@ class _Build(Transformer[Token, Any]):
             value = float(clean) if ("." in clean or "e" in clean or "E" in clean) else int(clean)
         else:
             value = {"TRUE": True, "FALSE": False, "NULL": None}[kind]
-        return n.Literal(tok.line, tok.column, value)
+        return n.Literal(*_pos(tok), value)
 
-    def array(self, *items: n.Node) -> n.Array:
-        line, column = _pos(items[0]) if items else (0, 0)
-        return n.Array(line, column, list(items))
+    @v_args(meta=True, inline=True)
+    def array(self, meta: Any, *items: n.Node) -> n.Array:
+        return n.Array(meta.line, meta.column, list(items))
 
     def pair(self, key: Token, value: n.Node) -> tuple[str, n.Node, Token]:
         return (unescape(key[1:-1], key), value, key)
 
-    def object(self, *pairs: tuple[str, n.Node, Token]) -> n.Object:
-        line, column = (pairs[0][2].line, pairs[0][2].column) if pairs else (0, 0)
-        return n.Object(line or 0, column or 0, [(k, v) for k, v, _ in pairs])
+    @v_args(meta=True, inline=True)
+    def object(self, meta: Any, *pairs: tuple[str, n.Node, Token]) -> n.Object:
+        return n.Object(meta.line, meta.column, [(k, v) for k, v, _ in pairs])
 
-    def block(self, *exprs: n.Node) -> n.Block:
-        line, column = _pos(exprs[0]) if exprs else (0, 0)
-        return n.Block(line, column, list(exprs))
+    @v_args(meta=True, inline=True)
+    def block(self, meta: Any, *exprs: n.Node) -> n.Block:
+        return n.Block(meta.line, meta.column, list(exprs))
 
     body = block
 
@@ -275,29 +275,29 @@ class _Build(Transformer[Token, Any]):
         text = str(tok)
         segs: list[n.Segment] = [] if text == "." else _segments(text if not text.startswith(".[") else text[1:],
                                                                   tok)
-        return n.Query(tok.line, tok.column, "event", segs)
+        return n.Query(*_pos(tok), "event", segs)
 
     def meta_query(self, tok: Token) -> n.Query:
-        return n.Query(tok.line, tok.column, "meta", _segments("." + str(tok)[1:], tok))
+        return n.Query(*_pos(tok), "meta", _segments("." + str(tok)[1:], tok))
 
     def meta_root(self, tok: Token) -> n.Query:
-        return n.Query(tok.line, tok.column, "meta", [])
+        return n.Query(*_pos(tok), "meta", [])
 
     def var_query(self, tok: Token) -> n.Query:
         text = str(tok)
         match = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text)
         assert match is not None
-        return n.Query(tok.line, tok.column, "var", _segments(text[match.end():], tok), name=match.group(0))
+        return n.Query(*_pos(tok), "var", _segments(text[match.end():], tok), name=match.group(0))
 
     def variable(self, tok: Token) -> n.Query:
-        return n.Query(tok.line, tok.column, "var", [], name=str(tok))
+        return n.Query(*_pos(tok), "var", [], name=str(tok))
 
     def expr_query(self, base: n.Node, tok: Token) -> n.Query:
         line, column = _pos(base)
         return n.Query(line, column, "expr", _segments(str(tok), tok), base=base)
 
     def underscore(self, tok: Token) -> n.Underscore:
-        return n.Underscore(tok.line, tok.column)
+        return n.Underscore(*_pos(tok))
 
     # operators
     def binop(self, left: n.Node, op: Token, right: n.Node) -> n.Binary:
@@ -305,12 +305,12 @@ class _Build(Transformer[Token, Any]):
         return n.Binary(line, column, str(op), left, right)
 
     def not_op(self, bang: Token, operand: n.Node) -> n.Unary:
-        return n.Unary(bang.line, bang.column, "!", operand)
+        return n.Unary(*_pos(bang), "!", operand)
 
     def neg_op(self, minus: Token, operand: n.Node) -> n.Node:
         if isinstance(operand, n.Literal) and type(operand.value) in (int, float):
-            return n.Literal(minus.line, minus.column, -operand.value)
-        return n.Unary(minus.line, minus.column, "-", operand)
+            return n.Literal(*_pos(minus), -operand.value)
+        return n.Unary(*_pos(minus), "-", operand)
 
     # statements
     def assign(self, target: n.Node, value: n.Node) -> n.Assign:
@@ -324,10 +324,10 @@ class _Build(Transformer[Token, Any]):
 
     def if_expr(self, kw: Token, cond: n.Node, then: n.Block, *rest: Any) -> n.If:
         otherwise = rest[1] if rest else None
-        return n.If(kw.line, kw.column, cond, then, otherwise)
+        return n.If(*_pos(kw), cond, then, otherwise)
 
     def abort(self, kw: Token, message: n.Node | None = None) -> n.Abort:
-        return n.Abort(kw.line, kw.column, message)
+        return n.Abort(*_pos(kw), message)
 
     # calls
     def arg_name(self, tok: Token) -> Token:
@@ -352,7 +352,7 @@ class _Build(Transformer[Token, Any]):
         rest = parts[1:] if bang else parts
         closure = rest[-1] if rest and isinstance(rest[-1], n.Closure) else None
         args = [a for a in rest if isinstance(a, tuple)]
-        return n.Call(name.line, name.column, str(name), bang, args, closure)
+        return n.Call(*_pos(name), str(name), bang, args, closure)
 
     def start(self, *exprs: n.Node) -> n.Block:
         return n.Block(1, 1, list(exprs))
@@ -407,7 +407,8 @@ def parse(source: str) -> n.Block:
         raise RemapCompileError(f"syntax error: unexpected {_describe(tok)}", line=line, column=column,
                                 source=source, hint=hint) from None
     except UnexpectedCharacters as exc:
-        raise RemapCompileError(f"syntax error: unexpected character {source[exc.pos_in_stream]!r}",
+        char = source[exc.pos_in_stream] if exc.pos_in_stream is not None else "?"
+        raise RemapCompileError(f"syntax error: unexpected character {char!r}",
                                 line=exc.line, column=exc.column, source=source) from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
         raise RemapCompileError(f"syntax error: {exc}", line=getattr(exc, "line", None),

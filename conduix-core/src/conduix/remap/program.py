@@ -40,7 +40,7 @@ class Program:
         Raises :class:`~conduix.errors.RemapError` (with ``line`` and ``column``)
         on a runtime error and :class:`~conduix.errors.RemapAbort` on ``abort``.
         """
-        state = [event, metadata if metadata is not None or not self._uses_meta else {},
+        state: list[Any] = [event, metadata if metadata is not None or not self._uses_meta else {},
                  {} if self._uses_vars else None]
         try:
             self._body(state)
@@ -56,7 +56,7 @@ class Program:
         The value is JSON-ready as VRL's test runner shows it (timestamps as
         RFC 3339 strings, regexes as their pattern).
         """
-        state = [event, metadata if metadata is not None or not self._uses_meta else {},
+        state: list[Any] = [event, metadata if metadata is not None or not self._uses_meta else {},
                  {} if self._uses_vars else None]
         try:
             value = self._body(state)
@@ -86,7 +86,7 @@ class Condition:
 
     def test(self, event: dict[str, Any], metadata: dict[str, Any] | None = None) -> bool:
         """True when the condition holds. A non-boolean result is a :class:`RemapError`."""
-        state = [event, metadata if metadata is not None or not self._uses_meta else {},
+        state: list[Any] = [event, metadata if metadata is not None or not self._uses_meta else {},
                  {} if self._uses_vars else None]
         try:
             value = self._body(state)

@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "ANY",
     "KIND_DEFAULTS",
+    "LENIENT",
     "ExprError",
     "Kinds",
     "compare",
@@ -34,6 +35,10 @@ Kinds = frozenset[str] | None
 """A static type: the set of kind names a value may have, or ``None`` for any kind."""
 
 ANY: Kinds = None
+
+LENIENT: frozenset[str] = frozenset({"any"})
+"""Unknown kind that does not make calls fallible: closure parameters, whose kinds VRL infers from
+the collection's contents (which this implementation does not track). Runtime checks stay."""
 
 _KIND_BY_TYPE: dict[type, str] = {
     str: "string",

@@ -88,7 +88,7 @@ class PipelineRun:
             component = cspec.build(context)
             stats = ComponentStats(cspec.id, cspec.kind, cspec.type_name)
             node: Node
-            common = {"pipeline": spec.name, "policy": cspec.policy, "on_batch_failed": failed}
+            common: dict[str, Any] = {"pipeline": spec.name, "policy": cspec.policy, "on_batch_failed": failed}
             if cspec.kind == "source":
                 position = (restored.get("sources", {}).get(cspec.id) or {}).get("position")
                 if position is not None:

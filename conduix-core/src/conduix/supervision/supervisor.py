@@ -43,6 +43,8 @@ __all__ = ["Supervisor"]
 logger = logging.getLogger(__name__)
 
 TICK = 0.1
+#: Heartbeat pings go out this often (or every quarter heartbeat timeout if shorter); status lags by about this.
+PING_INTERVAL = 0.5
 _TICK = "tick"
 _EXIT = "exit"
 _LIVE = ("starting", "running")
@@ -335,16 +337,23 @@ class Supervisor(Actor):
 
     # -- periodic work ------------------------------------------------------------------------
     def _tick(self) -> None:
-        now = time.monotonic()
-        self._check_heartbeats(now)
-        self._start_due_restarts(now)
-        if self._owner_gone():
-            logger.error("supervisor %s: the process that owns the actor system is gone; stopping", self._id)
-            self.kill_group_when_stopped = True
-            self.owner = None
-            self._stop_all(None)
-        if not self._finish_if_done():
-            self.wakeupAfter(TICK, payload=_TICK)
+        done = False
+        try:
+            now = time.monotonic()
+            self._check_heartbeats(now)
+            self._start_due_restarts(now)
+            if self._owner_gone():
+                logger.error("supervisor %s: the process that owns the actor system is gone; stopping", self._id)
+                self.kill_group_when_stopped = True
+                self.owner = None
+                self._stop_all(None)
+            done = self._finish_if_done()
+        except Exception:
+            # Not re-raised: Thespian would retry the wakeup and the ticks would multiply.
+            logger.exception("supervisor %s: periodic check failed; retrying at the next tick", self._id)
+        finally:
+            if not done:
+                self.wakeupAfter(TICK, payload=_TICK)
 
     def _check_heartbeats(self, now: float) -> None:
         for child in self.children.values():
@@ -357,7 +366,7 @@ class Supervisor(Actor):
                     child.stop_deadline = now + child.stop_timeout + 1.0
                     self._kill(child)
                     self._on_failure(child, reason)
-                elif now - child.last_ping >= min(1.0, timeout / 4):
+                elif now - child.last_ping >= min(PING_INTERVAL, timeout / 4):
                     child.ping_seq += 1
                     child.last_ping = now
                     self.send(child.addr, Ping(child.ping_seq))

@@ -36,6 +36,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def default_log_defs(level: str = "INFO") -> dict[str, Any]:
     """Logging config (``logging.config.dictConfig``) for the actor processes: ``conduix`` to stderr."""
     return {
@@ -99,6 +108,12 @@ class SupervisionSystem:
             return
         if self.admin_port is None:
             self.admin_port = free_port(self.host)
+        elif not _port_is_free(self.host, self.admin_port):
+            raise SupervisionError(
+                f"admin port {self.admin_port} on {self.host} is in use (an actor system left running by "
+                "another process?); Thespian would silently join it and run its code: choose another port, "
+                "or leave admin_port unset to get a free one"
+            )
         self._saved_env = os.environ.get("THESPIAN_BASE_IPADDR")
         if self.base.endswith("TCPBase"):
             os.environ["THESPIAN_BASE_IPADDR"] = self.host

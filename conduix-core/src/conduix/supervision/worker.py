@@ -62,7 +62,12 @@ class Worker(Actor):
     def receiveMessage(self, message: Any, sender: ActorAddress) -> None:
         if isinstance(message, WakeupMessage):
             if message.payload == _POLL:
-                self._poll()
+                try:
+                    self._poll()
+                except Exception as exc:
+                    # Not re-raised: Thespian would retry the wakeup and the polls would multiply.
+                    logger.exception("worker %s: polling its task failed", self._id)
+                    self._fail(f"polling the task failed: {_describe(exc)}")
             elif message.payload == _EXIT:
                 self.send(self.myAddress, ActorExitRequest())
         elif isinstance(message, Ping):

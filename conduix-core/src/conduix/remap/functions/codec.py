@@ -43,7 +43,7 @@ def encode_json(value: Any, pretty: bool) -> str:
 def _kv_text(value: Any) -> str:
     t = type(value)
     if t is str:
-        return value  # type: ignore[no-any-return]
+        return value
     if t is bool:
         return "true" if value else "false"
     if t is float:

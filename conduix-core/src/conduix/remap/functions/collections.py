@@ -7,7 +7,7 @@ from typing import Any
 
 from conduix.remap.functions.spec import FunctionSpec, Param, function, opt
 from conduix.remap.paths import clone, delete_path, get_path, path_exists, set_path
-from conduix.remap.values import ExprError, kind_of, kinds, values_equal
+from conduix.remap.values import LENIENT, ExprError, kind_of, kinds, values_equal
 
 __all__ = ["FUNCTIONS"]
 
@@ -150,12 +150,13 @@ def flatten(value: Any, separator: str) -> Any:
 @function(FUNCTIONS, "unflatten", Param("value", OBJ), opt("separator", S, "."), opt("recursive", B, True),
           returns=OBJ, fresh=False, example='unflatten({"a.b": 1}) == {"a": {"b": 1}}')
 def unflatten(value: dict[str, Any], separator: str, recursive: bool) -> dict[str, Any]:
-    """Turn keys joined by ``separator`` back into nested objects."""
+    """Turn keys joined by ``separator`` back into nested objects (keys taken in sorted order, as VRL)."""
     out: dict[str, Any] = {}
-    for key, item in value.items():
+    for key in sorted(value):
+        item = value[key]
         if recursive and type(item) is dict:
             item = unflatten(item, separator, recursive)
-        parts = key.split(separator) if recursive else key.split(separator, 1)
+        parts = key.split(separator)
         container = out
         for part in parts[:-1]:
             child = container.get(part)
@@ -245,7 +246,7 @@ def set_(value: Any, path: list[Any], data: Any) -> Any:
     if not segs:
         return data
     copy = clone(value)
-    if type(segs[0]) is int and type(copy) is not list or type(segs[0]) is str and type(copy) is not dict:
+    if (type(segs[0]) is int and type(copy) is not list) or (type(segs[0]) is str and type(copy) is not dict):
         raise ExprError(f"can't use a {kind_of(segs[0])} segment on {kind_of(copy)}")
     return set_path(copy, segs, data)
 
@@ -267,7 +268,7 @@ def remove(value: Any, path: list[Any], compact: bool) -> Any:
 Closure = Callable[..., Any]
 
 
-@function(FUNCTIONS, "for_each", Param("value", CONTAINER), closure=(KEY, None), returns=kinds("null"),
+@function(FUNCTIONS, "for_each", Param("value", CONTAINER), closure=(KEY, LENIENT), returns=kinds("null"),
           example="for_each({\"a\": 1}) -> |key, value| { .total = value }")
 def for_each(run: Closure, value: Any) -> None:
     """Run the closure for every ``key, value`` (``index, value`` for arrays)."""
@@ -276,15 +277,17 @@ def for_each(run: Closure, value: Any) -> None:
         run(key, item)
 
 
-@function(FUNCTIONS, "map_values", Param("value", CONTAINER), opt("recursive", B, False), closure=(None,),
+@function(FUNCTIONS, "map_values", Param("value", CONTAINER), opt("recursive", B, False), closure=(LENIENT,),
           returns=CONTAINER, fresh=False, example='map_values({"a": "x"}) -> |value| { upcase!(value) }')
 def map_values(run: Closure, value: Any, recursive: bool) -> Any:
     """A copy with every value replaced by the closure's result (nested ones too with ``recursive``)."""
 
     def walk(item: Any) -> Any:
+        # the collection itself first, then (with recursive) into what the closure returned
+        item = run(item)
         if recursive and type(item) in (dict, list):
             item = apply(item)
-        return run(item)
+        return item
 
     def apply(container: Any) -> Any:
         if type(container) is dict:
@@ -311,7 +314,7 @@ def map_keys(run: Closure, value: dict[str, Any], recursive: bool) -> dict[str, 
     return out
 
 
-@function(FUNCTIONS, "filter", Param("value", CONTAINER), closure=(KEY, None), returns=CONTAINER, fresh=False,
+@function(FUNCTIONS, "filter", Param("value", CONTAINER), closure=(KEY, LENIENT), returns=CONTAINER, fresh=False,
           example='filter([1, 2, 3]) -> |_index, value| { value > 1 }')
 def filter_(run: Closure, value: Any) -> Any:
     """A copy keeping only the entries for which the closure returns true."""

@@ -37,7 +37,7 @@ for _name, _mode, _example in (
     ("ceil", math.ceil, "ceil(4.345, precision: 2) == 4.35"),
     ("round", _round_half_away, "round(4.345, precision: 2) == 4.35"),
 ):
-    _impl = _rounder(_mode)  # type: ignore[arg-type]
+    _impl = _rounder(_mode)
     _impl.__doc__ = (f"{_name.capitalize()} a number to ``precision`` decimals "
                      "(an integer when precision is 0; halves round away from zero)."
                      if _name == "round" else

@@ -116,6 +116,7 @@ def parse_key_value(value: str, key_value_delimiter: str, field_delimiter: str, 
         else:
             end = _until(value, pos, (kv, fd, " ") if lenient else (kv, fd))
             key, pos = value[pos:end].strip() if lenient else value[pos:end], end
+        item: Any
         look = skip_spaces(pos) if lenient else pos
         if value.startswith(kv, look):
             pos = look + len(kv)

@@ -25,7 +25,7 @@ from conduix.remap.values import Kinds
 __all__ = ["IDENTITY", "PYTHON_TYPES", "FunctionSpec", "Param", "function", "opt"]
 
 
-def IDENTITY(value: Any) -> Any:  # noqa: N802 - a marker constant that is also callable
+def IDENTITY(value: Any) -> Any:
     """The result is the (type-checked) argument itself."""
     return value
 

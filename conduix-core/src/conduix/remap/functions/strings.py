@@ -18,13 +18,15 @@ I = kinds("integer")  # noqa: E741
 PATTERN = kinds("string", "regex")
 
 
-@function(FUNCTIONS, "upcase", Param("value", S), returns=S, fast=lambda rest: str.upper, example='upcase("Hello") == "HELLO"')
+@function(FUNCTIONS, "upcase", Param("value", S), returns=S, fast=lambda rest: str.upper,
+          example='upcase("Hello") == "HELLO"')
 def upcase(value: str) -> str:
     """Upper-case a string."""
     return value.upper()
 
 
-@function(FUNCTIONS, "downcase", Param("value", S), returns=S, fast=lambda rest: str.lower, example='downcase("Hello") == "hello"')
+@function(FUNCTIONS, "downcase", Param("value", S), returns=S, fast=lambda rest: str.lower,
+          example='downcase("Hello") == "hello"')
 def downcase(value: str) -> str:
     """Lower-case a string."""
     return value.lower()

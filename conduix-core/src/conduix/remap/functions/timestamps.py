@@ -186,7 +186,7 @@ def now() -> datetime:
 @function(FUNCTIONS, "format_timestamp", Param("value", T), Param("format", S), opt("timezone", S, None),
           returns=S, fallible=True,
           example="format_timestamp!(t'2020-10-21T16:00:00Z', format: \"%v %R\") == \"21-Oct-2020 16:00\"")
-def format_timestamp(value: datetime, format: str, timezone: str | None) -> str:  # noqa: A002
+def format_timestamp(value: datetime, format: str, timezone: str | None) -> str:
     """Format a timestamp with a chrono format string, in UTC or the given timezone."""
     tz = zone(timezone)
     return strftime(value.astimezone(tz or UTC), format)
@@ -196,6 +196,6 @@ def format_timestamp(value: datetime, format: str, timezone: str | None) -> str:
           returns=T, fallible=True,
           example="parse_timestamp!(\"10-Oct-2020 16:00+00:00\", format: \"%v %R %:z\") == "
                   "t'2020-10-10T16:00:00Z'")
-def parse_timestamp(value: str, format: str, timezone: str | None) -> datetime:  # noqa: A002
+def parse_timestamp(value: str, format: str, timezone: str | None) -> datetime:
     """Parse a string into a timestamp with a chrono format string."""
     return parse_with_format(value, format, zone(timezone))

@@ -30,7 +30,7 @@ def to_string(value: Any) -> str:
     """Coerce a scalar into a string (``null`` becomes ``""``)."""
     t = type(value)
     if t is str:
-        return value  # type: ignore[no-any-return]
+        return value
     if t is bool:
         return "true" if value else "false"
     if t is int:
@@ -51,7 +51,7 @@ def to_int(value: Any) -> int:
     """Coerce into an integer: floats are truncated, timestamps give Unix seconds."""
     t = type(value)
     if t is int:
-        return value  # type: ignore[no-any-return]
+        return value
     if t is float:
         if not math.isfinite(value):
             raise ExprError(f"can't convert {value} to integer")
@@ -77,7 +77,7 @@ def to_float(value: Any) -> float:
     """Coerce into a float; timestamps give Unix seconds with the fraction."""
     t = type(value)
     if t is float:
-        return value  # type: ignore[no-any-return]
+        return value
     if t is int:
         return float(value)
     if t is bool:
@@ -93,7 +93,7 @@ def to_float(value: Any) -> float:
             raise ExprError(f"Invalid floating point number {value!r}")
         return result
     if t is datetime:
-        return (value - _EPOCH) / timedelta(seconds=1)  # type: ignore[no-any-return]
+        return (value - _EPOCH) / timedelta(seconds=1)
     raise ExprError(f"can't convert {kind_of(value)} to float")
 
 
@@ -108,9 +108,9 @@ def to_bool(value: Any) -> bool:
     """Coerce into a boolean: ``"true"``/``"yes"``/``"1"``..., non-zero numbers."""
     t = type(value)
     if t is bool:
-        return value  # type: ignore[no-any-return]
+        return value
     if t is int or t is float:
-        return value != 0  # type: ignore[no-any-return]
+        return value != 0
     if value is None:
         return False
     if t is str:
@@ -133,7 +133,7 @@ def to_timestamp(value: Any, unit: str) -> datetime:
     """Coerce into a timestamp: RFC 3339 strings, Unix time numbers (``unit`` seconds by default)."""
     t = type(value)
     if t is datetime:
-        return value  # type: ignore[no-any-return]
+        return value
     if t is str:
         try:
             return parse_rfc3339(value)
