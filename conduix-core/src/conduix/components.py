@@ -45,6 +45,8 @@ class Context:
     state_dir: Path = field(default_factory=lambda: Path(".conduix"))
     batch_size: int = 1000
     parameters: dict[str, Any] = field(default_factory=dict)
+    delivery: str = "at_least_once"
+    """``at_least_once`` or ``exactly_once`` (the pipeline's ``delivery:`` key)."""
 
     @property
     def logger(self) -> logging.Logger:

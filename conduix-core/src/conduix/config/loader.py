@@ -80,7 +80,7 @@ def _build(doc: Located, registry: ComponentRegistry | None, env: Mapping[str, s
         raise ConfigError.collect(builder.errors)
     return PipelineSpec(
         name=header.name or default_name, components=builder.components, settings=header.settings,
-        description=header.description, format=header.type, supervision=builder.tree,
+        description=header.description, delivery=header.delivery, format=header.type, supervision=builder.tree,
         file=doc.file, warnings=builder.warnings, raw=doc.data,
     )
 

@@ -83,6 +83,7 @@ class PipelineHeader(_Strict):
     description: str | None = None
     type: Literal["pipeline", "actor"] = "pipeline"
     settings: Settings = Field(default_factory=Settings)
+    delivery: Literal["at_least_once", "exactly_once"] = "at_least_once"
     supervision: SupervisionSettings | None = None
     sources: dict[str, Any] | None = None
     transforms: dict[str, Any] | None = None

@@ -61,6 +61,7 @@ class PipelineSpec:
     components: dict[str, ComponentSpec]
     settings: Settings = field(default_factory=lambda: Settings())
     description: str | None = None
+    delivery: str = "at_least_once"
     format: str = "pipeline"
     supervision: SupervisionNode | None = None
     file: str | None = None

@@ -34,6 +34,11 @@ class Program:
         more = ", ..." if len(lines) > 1 else ""
         return f"Program({lines[0]!r}{more})"
 
+    @property
+    def uses_metadata(self) -> bool:
+        """Whether the program reads or writes ``%`` metadata paths."""
+        return bool(self._uses_meta)
+
     def run(self, event: dict[str, Any], metadata: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run the program on ``event``; returns the resulting event.
 

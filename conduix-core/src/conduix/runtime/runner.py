@@ -84,7 +84,8 @@ class PipelineRun:
         failed = self._batch_failed if self.hooks is not None else None
         for cspec in spec.topological():
             context = Context(component_id=cspec.id, pipeline=spec.name, state_dir=self.state_dir,
-                              batch_size=settings.batch_size, parameters=self.parameters)
+                              batch_size=settings.batch_size, parameters=self.parameters,
+                              delivery=spec.delivery)
             component = cspec.build(context)
             stats = ComponentStats(cspec.id, cspec.kind, cspec.type_name)
             node: Node
