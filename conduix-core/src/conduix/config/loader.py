@@ -8,10 +8,16 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from conduix.components import ComponentConfig, Context
-from conduix.config.model import ComponentPolicy, PipelineHeader, SupervisionSettings, validation_errors
+from conduix.config.model import (
+    BufferSettings,
+    ComponentPolicy,
+    PipelineHeader,
+    SupervisionSettings,
+    validation_errors,
+)
 from conduix.config.spec import ComponentSpec, InputRef, PipelineSpec, SupervisionNode
 from conduix.config.yamlsource import Located, Path, format_path, interpolate, load_yaml
 from conduix.errors import ConduixError, ConfigError
@@ -20,7 +26,7 @@ from conduix.registry import ComponentRegistry, Kind
 __all__ = ["COMMON_KEYS", "load_pipeline", "load_pipeline_text", "pipeline_from_dict"]
 
 SECTIONS: dict[str, Kind] = {"sources": "source", "transforms": "stage", "sinks": "sink"}
-COMMON_KEYS = ("type", "inputs", "on_error", "retry")
+COMMON_KEYS = ("type", "inputs", "on_error", "retry", "buffer")
 DEAD_LETTER = "dead_letter"
 _ID = re.compile(r"^[A-Za-z0-9_\-]+$")
 
@@ -137,14 +143,22 @@ class _Builder:
             return
         model: type[ComponentConfig] = getattr(cls, "Config", ComponentConfig)
         options = {k: v for k, v in raw.items() if k not in COMMON_KEYS}
+        if "buffer" in raw and kind != "sink":
+            self.errors.append(doc.error("'buffer' is a sink setting", (*path, "buffer"), key=True,
+                                         hint="remove it; sources and stages are paced by backpressure"))
+            return
         try:
             policy = ComponentPolicy.model_validate({k: raw[k] for k in ("on_error", "retry") if k in raw})
+            buffer = BufferSettings.model_validate(raw["buffer"]) if raw.get("buffer") is not None else None
             config = model.model_validate(options)
         except ValidationError as exc:
-            self.errors.extend(validation_errors(exc, doc, path, model if exc.title == model.__name__
-                                                 else ComponentPolicy, also_known=COMMON_KEYS))
+            models: dict[str, type[BaseModel]] = {model.__name__: model, "BufferSettings": BufferSettings}
+            shown = models.get(exc.title, ComponentPolicy)
+            base = (*path, "buffer") if shown is BufferSettings else path
+            self.errors.extend(validation_errors(exc, doc, base, shown, also_known=COMMON_KEYS))
             return
-        spec = ComponentSpec(cid, kind, type_name, cls, config, path=format_path(path), policy=policy)
+        spec = ComponentSpec(cid, kind, type_name, cls, config, path=format_path(path), policy=policy,
+                             buffer=buffer)
         try:
             instance = spec.build(Context(component_id=cid, pipeline=self.header.name or "pipeline"))
             spec.outputs = list(instance.outputs()) if kind == "stage" else []

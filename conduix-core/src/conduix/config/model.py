@@ -12,6 +12,7 @@ from conduix.errors import ConfigError
 
 __all__ = [
     "BackoffSettings",
+    "BufferSettings",
     "CheckpointSettings",
     "ComponentPolicy",
     "RetrySettings",
@@ -73,6 +74,23 @@ class ComponentPolicy(_Strict):
         default="stop", description="stop: fail the run; drop: log and skip the record; dead_letter: send it "
                                     "to the '<id>.dead_letter' output.")
     retry: RetrySettings = Field(default_factory=RetrySettings)
+
+
+class BufferSettings(_Strict):
+    """A sink's buffer: what waits while the sink is slow or its server is down."""
+
+    type: Literal["memory", "disk"] = Field(
+        default="memory", description="memory: a bounded queue of batches; disk: every batch is first "
+                                      "written to a local SQLite (WAL) file and acknowledged upstream from there; "
+                                      "it survives restarts and drains in order.")
+    max_batches: int | None = Field(default=None, ge=1, description="Memory: batches held (default: "
+                                    "settings.queue_size).")
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="Disk: size bound of the buffer.")
+    when_full: Literal["block", "drop_newest"] = Field(
+        default="block", description="block: slow the pipeline down (backpressure); drop_newest: drop "
+                                     "incoming batches (counted and logged) until there is room.")
+    path: str | None = Field(default=None, description="Disk: the folder (default: "
+                             "<state_dir>/buffers/<pipeline>).")
 
 
 class PipelineHeader(_Strict):

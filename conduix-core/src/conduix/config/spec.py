@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conduix.components import ComponentConfig, Context
-from conduix.config.model import ComponentPolicy, Settings, SupervisionSettings
+from conduix.config.model import BufferSettings, ComponentPolicy, Settings, SupervisionSettings
 from conduix.registry import Kind
 
 __all__ = ["ComponentSpec", "InputRef", "PipelineSpec", "SupervisionNode"]
@@ -34,6 +34,7 @@ class ComponentSpec:
     path: str = ""
     outputs: list[str] = field(default_factory=list)
     policy: ComponentPolicy = field(default_factory=lambda: ComponentPolicy())
+    buffer: BufferSettings | None = None
 
     def build(self, context: Context) -> Any:
         """A fresh component instance for one run."""

@@ -9,12 +9,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from conduix.components import Batch, Sink, Source, Stage
-from conduix.config.model import ComponentPolicy
+from conduix.config.model import BufferSettings, ComponentPolicy
 from conduix.errors import ComponentError, ConduixError
 from conduix.runtime.acks import AckToken
+from conduix.runtime.diskbuffer import DiskBuffer
 from conduix.runtime.policy import Aborted, Failure, Retrier, apply_policy, describe_position
 from conduix.runtime.stats import ComponentStats
 
@@ -343,14 +345,61 @@ class StageNode(Node):
             self.close_once()
 
 
+class _Until:
+    """An event-like ``wait(timeout) -> bool`` that turns true when a condition does (polled)."""
+
+    def __init__(self, condition: Callable[[], bool]) -> None:
+        self.condition = condition
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.condition():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, _POLL))
+        return True
+
+
 class SinkNode(Node):
+    """Writes batches through the sink, behind its buffer (memory queue, or a disk buffer)."""
+
     component: Sink[Any]
 
-    def _write(self, batch: Batch) -> None:
+    def __init__(self, *args: Any, buffer: BufferSettings | None = None, buffer_dir: Path | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.buffer = buffer or BufferSettings()
+        self.buffer_dir = buffer_dir
+        if self.buffer.type == "memory" and self.buffer.max_batches:
+            self.inbox = queue.Queue(maxsize=self.buffer.max_batches)
+        self._drops = 0
+
+    # -- receiving ---------------------------------------------------------------------------
+    def put(self, item: Any) -> None:
+        if item is END or self.buffer.when_full == "block" or self.buffer.type == "disk":
+            super().put(item)
+            return
+        try:
+            self.inbox.put_nowait(item)
+        except queue.Full:
+            self._drop(item)
+
+    def _drop(self, batch: Batch) -> None:
+        """``when_full: drop_newest``: the batch is given up on purpose (counted, logged, settled)."""
+        self.stats.dropped += len(batch.records)
+        self._drops += 1
+        if self._drops == 1 or self._drops % 100 == 0:
+            logger.warning("sink %r buffer is full: dropped %d batch(es) so far (when_full: drop_newest)",
+                           self.stats.id, self._drops)
+        for token in batch.acks:
+            token.settle()
+
+    def _write(self, batch: Batch, retrier: Retrier | None = None) -> None:
         stats = self.stats
         n = len(batch.records)
         try:
-            rejected = self.retrier.call(self.component.write, batch)
+            rejected = (retrier or self.retrier).call(self.component.write, batch)
         except Aborted:
             raise
         except Exception as exc:  # the whole batch failed for good
@@ -368,6 +417,9 @@ class SinkNode(Node):
         stats.records_out += n - len(failures)
 
     def work(self) -> None:
+        if self.buffer.type == "disk":
+            self._work_disk()
+            return
         sink = self.component
         sink.open()
         try:
@@ -381,12 +433,7 @@ class SinkNode(Node):
                 batch: Batch = item
                 stats.records_in += len(batch.records)
                 stats.batches_in += 1
-                try:
-                    self._write(batch)
-                except (Aborted, ComponentError):
-                    raise
-                except Exception as exc:
-                    raise _component_error(stats, batch, exc) from exc
+                self._write(batch)
                 for token in batch.acks:
                     token.settle()
             sink.flush()
@@ -396,9 +443,81 @@ class SinkNode(Node):
 
     def emit(self, batch: Batch, output: str | None = None) -> None:
         # a sink's only output is its dead letters; they are not records it wrote
-        out = self.stats.records_out
+        written, batches = self.stats.records_out, self.stats.batches_out
         super().emit(batch, output)
-        self.stats.records_out = out
+        self.stats.records_out, self.stats.batches_out = written, batches
+
+    # -- disk buffer ---------------------------------------------------------------------------
+    def _work_disk(self) -> None:
+        """Receive into the disk buffer (acknowledging there) while a writer thread drains it in order."""
+        assert self.buffer_dir is not None
+        buf = DiskBuffer(self.buffer_dir / f"{self.stats.id}.sqlite", self.buffer.max_bytes)
+        self.stats.buffered = buf.count
+        if buf.count:
+            logger.info("sink %r: %d batch(es) left in its disk buffer from an earlier run are written first",
+                        self.stats.id, buf.count)
+        input_done = threading.Event()
+        errors: list[BaseException] = []
+        writer = threading.Thread(target=self._drain_disk, args=(buf, input_done, errors),
+                                  name=f"{self.name}-writer", daemon=True)
+        writer.start()
+        try:
+            ends = 0
+            while ends < self.expected_ends:
+                item = self.get()
+                if item is END:
+                    ends += 1
+                    continue
+                batch: Batch = item
+                while not buf.wait_for_room(_POLL):
+                    if self.buffer.when_full == "drop_newest":
+                        break
+                    if self.control.aborted.is_set() or errors:
+                        raise Aborted
+                if not buf.has_room():
+                    self._drop(batch)
+                    continue
+                buf.append(batch)
+                self.stats.records_in += len(batch.records)
+                self.stats.batches_in += 1
+                self.stats.buffered = buf.count
+                for token in batch.acks:
+                    token.settle()  # durable on disk: what the source may checkpoint past
+        finally:
+            input_done.set()
+            writer.join()
+        if errors:
+            raise errors[0]
+        self.end_outputs()
+
+    def _drain_disk(self, buf: DiskBuffer, input_done: threading.Event, errors: list[BaseException]) -> None:
+        control = self.control
+        # stopping with the input ended: what is not written yet waits on disk for the next run
+        give_up = _Until(lambda: control.aborted.is_set() or (control.stopping.is_set() and input_done.is_set()))
+        retrier = Retrier(self.policy.retry, give_up, self.stats.kind, self.stats.id, self.stats)  # type: ignore[arg-type]
+        sink = self.component
+        try:
+            sink.open()
+            while not give_up.condition():
+                entry = buf.oldest()
+                if entry is None:
+                    if input_done.is_set():
+                        sink.flush()
+                        break
+                    buf.wait_for_data(_POLL)
+                    continue
+                entry_id, size, batch = entry
+                self._write(batch, retrier)
+                buf.delete(entry_id, size)
+                self.stats.buffered = buf.count
+        except Aborted:
+            pass
+        except BaseException as exc:
+            errors.append(exc)
+            self.control.fail(exc if isinstance(exc, ConduixError) else _component_error(self.stats, Batch([]), exc))
+        finally:
+            self._close()
+            buf.close()
 
 
 def _component_error(stats: ComponentStats, batch: Batch, exc: BaseException) -> ConduixError:

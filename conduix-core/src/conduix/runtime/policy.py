@@ -66,7 +66,8 @@ class Retrier:
                 wait = self.delay(attempt)
                 if self.stats is not None:
                     self.stats.retries += 1
-                logger.warning("%s %r: %s; retry %d in %.2fs", self.kind, self.component, exc, attempt, wait)
+                level = logging.WARNING if attempt & (attempt - 1) == 0 else logging.DEBUG  # 1, 2, 4, 8, ...
+                logger.log(level, "%s %r: %s; retry %d in %.2fs", self.kind, self.component, exc, attempt, wait)
                 if self.aborted.wait(wait):
                     raise Aborted from None
 

@@ -15,6 +15,7 @@ from typing import Any
 import pluggy
 
 from conduix.components import Context
+from conduix.config.model import BufferSettings
 from conduix.config.spec import PipelineSpec
 from conduix.errors import ConduixError, PipelineError
 from conduix.runtime.nodes import Edge, Node, RunControl, SinkNode, SourceNode, StageNode
@@ -103,7 +104,8 @@ class PipelineRun:
                 node = StageNode(component, stats, self.control, settings.queue_size, **common)
                 node.outputs = {None: [], **{name: [] for name in cspec.outputs}}
             else:
-                node = SinkNode(component, stats, self.control, settings.queue_size, **common)
+                node = SinkNode(component, stats, self.control, settings.queue_size, **common,
+                                buffer=cspec.buffer, buffer_dir=self._buffer_dir(cspec.buffer))
                 node.outputs = {name: [] for name in cspec.outputs}
             self.nodes[cspec.id] = node
         for cspec in spec.components.values():
@@ -113,6 +115,11 @@ class PipelineRun:
             for ref in cspec.inputs:
                 self.nodes[ref.component].outputs[ref.output].append(Edge(consumer))
                 consumer.expected_ends += 1
+
+    def _buffer_dir(self, buffer: BufferSettings | None) -> Path | None:
+        if buffer is None or buffer.type != "disk":
+            return None
+        return Path(buffer.path) if buffer.path else self.state_dir / "buffers" / self.spec.name
 
     def _load_checkpoint(self) -> dict[str, Any]:
         if self.checkpoints is None:

@@ -22,6 +22,7 @@ class ComponentStats:
     dropped: int = 0
     dead_letters: int = 0
     retries: int = 0
+    buffered: int = 0
     acknowledged: int = 0
     started: float = field(default_factory=time.monotonic)
 
