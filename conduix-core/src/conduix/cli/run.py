@@ -44,7 +44,9 @@ def _live(run: PipelineRun) -> None:
                 rates[cid] = (s.records_in - count) / max(now - then, 1e-6)
                 last[cid] = (s.records_in, now)
             live.update(_table(run, rates))
-        live.update(_table(run, {}))
+        duration = run.result.duration if run.result else 0.0
+        averages = {cid: s.records_in / duration for cid, s in run.stats().items()} if duration else {}
+        live.update(_table(run, averages))  # the final table shows the average rates
 
 
 def _summary(result: RunResult) -> str:
@@ -86,6 +88,8 @@ def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool) -
         click.echo(orjson.dumps(result.as_dict()).decode(), err=True)
     elif not progress:
         click.echo(_summary(result), err=True)
+    else:
+        click.echo(f"pipeline {result.pipeline}: {result.status} in {result.duration:.2f}s", err=True)
     if not result.ok:
         click.secho(f"error: {result.error}", fg="red", err=True)
         sys.exit(1)

@@ -54,8 +54,14 @@ def _type_error(text: str, value: Any, name: str, line: int, column: int) -> Exp
 
 
 def call_closure(spec: FunctionSpec, fns: list[Fn], consts: list[Any], is_const: list[bool],
-                 checks: list[Check], prefix: list[Any], field: str | None, line: int, column: int) -> Fn:
-    """The closure of one resolved call."""
+                 checks: list[Check], prefix: list[Any], field: str | None, line: int, column: int,
+                 store: str | None = None) -> tuple[Fn, bool]:
+    """The closure of one resolved call, and whether it also stores the result.
+
+    With ``store`` (an event field name, or ``""`` for the root) the closure may
+    assign its result itself, saving the assignment closure on the hottest shape,
+    ``.x = f!(.y)``; the second item says whether it did.
+    """
     impl = spec.impl
     name = spec.name
 
@@ -66,16 +72,18 @@ def call_closure(spec: FunctionSpec, fns: list[Fn], consts: list[Any], is_const:
             exc.column = column
 
     if prefix:
-        return _special(spec, fns, checks, prefix, locate, line, column)
+        return _special(spec, fns, checks, prefix, locate, line, column), False
     if fns and all(is_const[1:]) and all(index == 0 for index, _, _ in checks):
         rest = tuple(consts[1:])
         check = checks[0] if checks else None
         fast = spec.fast(rest) if spec.fast is not None else None
         if fast is IDENTITY and check is not None:
-            return _checked_identity(name, fns[0], check, field, line, column)
+            return _checked_identity(name, fns[0], check, field, line, column), False
         if fast is not None and fast is not IDENTITY:
             impl, rest = fast, ()
-        return _one_dynamic(impl, name, fns[0], rest, check, field, locate, line, column)
+        if store is not None and check is not None and not rest:
+            return _checked_store(impl, name, fns[0], check, field, store, locate, line, column), True
+        return _one_dynamic(impl, name, fns[0], rest, check, field, locate, line, column), False
 
     def call(c: list[Any]) -> Any:
         args = [f(c) for f in fns]
@@ -90,8 +98,8 @@ def call_closure(spec: FunctionSpec, fns: list[Fn], consts: list[Any], is_const:
     if not fns:
         def call0(c: list[Any]) -> Any:
             return impl()
-        return call0
-    return call
+        return call0, False
+    return call, False
 
 
 def _checked_identity(name: str, a0: Fn, check: Check, field: str | None, line: int, column: int) -> Fn:
@@ -110,6 +118,40 @@ def _checked_identity(name: str, a0: Fn, check: Check, field: str | None, line: 
             return v
         raise _type_error(text, v, name, line, column)
     return identity
+
+
+def _checked_store(impl: Callable[..., Any], name: str, a0: Fn, check: Check, field: str | None, store: str,
+                   locate: Callable[[ExprError], None], line: int, column: int) -> Fn:
+    """``.store = impl(checked argument)`` (``. = ...`` when ``store`` is empty) in one closure."""
+    types, text = check[1], check[2]
+    if store:
+        def field_to_field(c: list[Any]) -> Any:
+            v = c[0].get(field) if field is not None else a0(c)
+            if type(v) in types:
+                try:
+                    result = impl(v)
+                except ExprError as exc:
+                    locate(exc)
+                    raise
+                c[0][store] = result
+                return result
+            raise _type_error(text, v, name, line, column)
+        return field_to_field
+
+    def field_to_root(c: list[Any]) -> Any:
+        v = c[0].get(field) if field is not None else a0(c)
+        if type(v) in types:
+            try:
+                result = impl(v)
+            except ExprError as exc:
+                locate(exc)
+                raise
+            if type(result) is not dict:
+                raise ExprError(f"the event root must be an object, got {kind_of(result)}", line, column)
+            c[0] = result
+            return result
+        raise _type_error(text, v, name, line, column)
+    return field_to_root
 
 
 def _one_dynamic(impl: Callable[..., Any], name: str, a0: Fn, rest: tuple[Any, ...], check: Check | None,

@@ -21,17 +21,18 @@ from typing import Any
 
 from conduix.errors import RemapAbort, RemapCompileError
 from conduix.remap import nodes as n
+from conduix.remap.assignments import AssignmentCompiler
 from conduix.remap.calls import PathRef, call_closure, path_call
 from conduix.remap.functions import function_table
 from conduix.remap.functions.spec import PYTHON_TYPES, FunctionSpec
 from conduix.remap.operators import binary, binary_kinds, unary
-from conduix.remap.paths import clone, get_path, set_path
-from conduix.remap.values import KIND_DEFAULTS, LENIENT, ExprError, Kinds, kind_of, kinds
+from conduix.remap.paths import get_path
+from conduix.remap.static import Key, StaticState, union_kinds
+from conduix.remap.values import LENIENT, ExprError, Kinds, kind_of, kinds
 
 __all__ = ["Compiled", "compile_program"]
 
 Fn = Callable[[list[Any]], Any]
-Key = tuple[Any, ...]
 
 _LITERAL_KINDS = {str: "string", int: "integer", float: "float", bool: "boolean", type(None): "null"}
 _CONTAINERS = (dict, list)
@@ -47,49 +48,14 @@ class Compiled:
         self.uses_meta = uses_meta
 
 
-def _union(a: Kinds, b: Kinds) -> Kinds:
-    if a is None or b is None:
-        return None
-    return a | b
-
-
-class _State:
-    """What is statically known at a point of the program."""
-
-    def __init__(self, variables: dict[str, Kinds] | None = None, paths: dict[Key, Kinds] | None = None):
-        self.variables: dict[str, Kinds] = dict(variables or {})
-        self.paths: dict[Key, Kinds] = dict(paths or {})
-
-    def copy(self) -> _State:
-        return _State(self.variables, self.paths)
-
-    def join(self, other: _State, before: _State) -> _State:
-        out = _State()
-        for name in set(self.variables) & set(other.variables):
-            out.variables[name] = _union(self.variables[name], other.variables[name])
-        for name in set(self.variables) ^ set(other.variables):
-            # defined on one branch only: known to exist, of unknown kind
-            out.variables[name] = None
-        for key in set(self.paths) | set(other.paths):
-            a = self.paths.get(key, before.paths.get(key))
-            b = other.paths.get(key, before.paths.get(key))
-            if (key in self.paths and key in other.paths) or key in before.paths:
-                out.paths[key] = _union(a, b)
-        return out
-
-    def forget_below(self, key: Key) -> None:
-        size = len(key)
-        for other in [k for k in self.paths if len(k) >= size and k[:size] == key]:
-            del self.paths[other]
-
-
-class _Compiler:
+class _Compiler(AssignmentCompiler):
     def __init__(self, source: str) -> None:
         self.source = source
         self.functions = function_table()
-        self.state = _State()
+        self.state = StaticState()
         self.uses_vars = False
         self.uses_meta = False
+        self._stored = False
 
     def error(self, message: str, node: n.Node, hint: str | None = None) -> RemapCompileError:
         return RemapCompileError(message, line=node.line or None, column=node.column or None,
@@ -233,7 +199,7 @@ class _Compiler:
         other_kinds: Kinds = kinds("null")
         if node.otherwise is not None:
             other, other_kinds = self.compile(node.otherwise, handled)
-        self.state = after_then.join(self.state, before)
+        self.state = after_then.join(self.state)
         line, column = node.condition.line, node.condition.column
 
         def if_(c: list[Any]) -> Any:
@@ -243,7 +209,7 @@ class _Compiler:
             if cond is False:
                 return other(c) if other is not None else None
             raise ExprError(f"if-statement condition must be a boolean, got {kind_of(cond)}", line, column)
-        return if_, _union(then_kinds, other_kinds)
+        return if_, union_kinds(then_kinds, other_kinds)
 
     def _c_abort(self, node: n.Abort, handled: bool) -> tuple[Fn, Kinds]:
         message = self.compile(node.message, handled)[0] if node.message is not None else None
@@ -256,177 +222,6 @@ class _Compiler:
                 text = value if type(value) is str else str(value)
             raise RemapAbort(text, line=line, column=column)
         return abort, kinds()
-
-    # -- assignment -------------------------------------------------------------
-
-    def _setter(self, target: n.Node, value_kinds: Kinds) -> Callable[[list[Any], Any], None] | None:
-        """A closure storing a value into ``target`` (``None`` for ``_``); updates static kinds."""
-        if isinstance(target, n.Underscore):
-            return None
-        if not isinstance(target, n.Query) or target.target == "expr":
-            raise self.error("can only assign to a path, a metadata path, a variable or _", target)
-        segs = tuple(target.segments)
-        if target.target == "var":
-            name = target.name or ""
-            self.uses_vars = True
-            if not segs:
-                self.state.variables[name] = value_kinds
-                self.state.forget_below(("var", name))
-
-                def set_var(c: list[Any], v: Any) -> None:
-                    c[2][name] = v
-                return set_var
-            if name not in self.state.variables:
-                self.state.variables[name] = kinds("object", "array")
-            key: Key = ("var", name, *segs)
-            self.state.forget_below(key)
-            self.state.paths[key] = value_kinds
-
-            def set_var_path(c: list[Any], v: Any) -> None:
-                variables = c[2]
-                variables[name] = set_path(variables.get(name), segs, v)
-            return set_var_path
-        slot = 0 if target.target == "event" else 1
-        if slot == 1:
-            self.uses_meta = True
-        key = (target.target, *segs)
-        self.state.forget_below(key)
-        self.state.paths[key] = value_kinds
-        if not segs:
-            line, column = target.line, target.column
-            what = "event" if slot == 0 else "metadata"
-
-            def set_root(c: list[Any], v: Any) -> None:
-                if type(v) is not dict:
-                    raise ExprError(f"the {what} root must be an object, got {kind_of(v)}", line, column)
-                c[slot] = v
-            return set_root
-        if len(segs) == 1 and type(segs[0]) is str:
-            field = segs[0]
-
-            def set_field(c: list[Any], v: Any) -> None:
-                c[slot][field] = v
-            return set_field
-
-        if type(segs[0]) is int:
-            raise self.error("the event and metadata roots are objects; a path must start with a field",
-                             target)
-
-        def set_deep(c: list[Any], v: Any) -> None:
-            set_path(c[slot], segs, v)
-        return set_deep
-
-    def _needs_copy(self, node: n.Node, value_kinds: Kinds) -> bool:
-        if value_kinds is not None and not (value_kinds & {"array", "object"}):
-            return False
-        if isinstance(node, (n.Literal, n.Binary, n.Unary)):
-            return False
-        if isinstance(node, n.Call):
-            spec = self.functions.get(node.name)
-            return spec is None or not spec.fresh
-        return True
-
-    def _c_assign(self, node: n.Assign, handled: bool) -> tuple[Fn, Kinds]:
-        if node.err_target is not None:
-            return self._assign_err(node)
-        value, value_kinds = self.compile(node.value, handled)
-        if node.op == "|=":
-            return self._merge_assign(node, value)
-        if self._needs_copy(node.value, value_kinds):
-            raw = value
-
-            def value(c: list[Any]) -> Any:
-                v = raw(c)
-                return clone(v) if type(v) in _CONTAINERS else v
-        fused = self._fused_assign(node.target, value)
-        setter = self._setter(node.target, value_kinds)
-        if fused is not None:
-            return fused, value_kinds
-        if setter is None:
-            return value, value_kinds
-
-        def assign(c: list[Any]) -> Any:
-            v = value(c)
-            setter(c, v)
-            return v
-        return assign, value_kinds
-
-    def _fused_assign(self, target: n.Node, value: Fn) -> Fn | None:
-        """One closure for the hot cases ``.field = ...`` and ``. = ...``."""
-        if not isinstance(target, n.Query) or target.target not in ("event", "meta"):
-            return None
-        slot = 0 if target.target == "event" else 1
-        if slot == 1:
-            self.uses_meta = True
-        segs = target.segments
-        if len(segs) == 1 and type(segs[0]) is str:
-            field = segs[0]
-            if slot == 0:
-                def assign_event_field(c: list[Any]) -> Any:
-                    v = value(c)
-                    c[0][field] = v
-                    return v
-                return assign_event_field
-            return None
-        if not segs and slot == 0:
-            line, column = target.line, target.column
-
-            def assign_root(c: list[Any]) -> Any:
-                v = value(c)
-                if type(v) is not dict:
-                    raise ExprError(f"the event root must be an object, got {kind_of(v)}", line, column)
-                c[0] = v
-                return v
-            return assign_root
-        return None
-
-    def _merge_assign(self, node: n.Assign, value: Fn) -> tuple[Fn, Kinds]:
-        current, _ = self.compile(node.target)
-        setter = self._setter(node.target, kinds("object"))
-        line, column = node.line, node.column
-
-        def merge(c: list[Any]) -> Any:
-            target = current(c)
-            v = value(c)
-            if type(target) is not dict or type(v) is not dict:
-                raise ExprError(f"can't merge type {kind_of(v)} into {kind_of(target)}", line, column)
-            merged = dict(target)
-            merged.update(v)
-            if setter is not None:
-                setter(c, merged)
-            return merged
-        return merge, kinds("object")
-
-    def _assign_err(self, node: n.Assign) -> tuple[Fn, Kinds]:
-        assert node.err_target is not None
-        value, value_kinds = self.compile(node.value, handled=True)
-        default: Any = None
-        if isinstance(node.value, n.Call):
-            spec = self.functions.get(node.value.name)
-            if spec is not None and spec.returns is not None and len(spec.returns) == 1:
-                default = KIND_DEFAULTS.get(next(iter(spec.returns)))
-        ok_set = self._setter(node.target, _union(value_kinds, kinds(kind_of(default))))
-        err_set = self._setter(node.err_target, kinds("string", "null"))
-        copy = self._needs_copy(node.value, value_kinds)
-
-        def assign_err(c: list[Any]) -> Any:
-            try:
-                v = value(c)
-            except ExprError as exc:
-                fallback = clone(default)
-                if ok_set is not None:
-                    ok_set(c, fallback)
-                if err_set is not None:
-                    err_set(c, exc.full_message())
-                return fallback
-            if copy and type(v) in _CONTAINERS:
-                v = clone(v)
-            if ok_set is not None:
-                ok_set(c, v)
-            if err_set is not None:
-                err_set(c, None)
-            return v
-        return assign_err, value_kinds
 
     # -- calls ------------------------------------------------------------------
 
@@ -462,7 +257,7 @@ class _Compiler:
                 raise self.error(f'missing required argument "{param.name}" for "{spec.name}"', node)
         return bound
 
-    def _c_call(self, node: n.Call, handled: bool) -> tuple[Fn, Kinds]:
+    def _c_call(self, node: n.Call, handled: bool, store: str | None = None) -> tuple[Fn, Kinds]:
         spec = self._spec(node)
         bound = self._bind(node, spec)
         if spec.closure is not None and node.closure is None:
@@ -527,7 +322,8 @@ class _Compiler:
         if (isinstance(first, n.Query) and first.target == "event" and len(first.segments) == 1
                 and type(first.segments[0]) is str):
             field = first.segments[0]
-        fn = call_closure(spec, fns, consts, is_const, checks, prefix, field, node.line, node.column)
+        fn, self._stored = call_closure(spec, fns, consts, is_const, checks, prefix, field, node.line,
+                                        node.column, store)
         return fn, spec.returns
 
     def _path_ref(self, arg: n.Node | None, spec: FunctionSpec) -> PathRef:
@@ -566,7 +362,7 @@ class _Compiler:
         for name in closure.params:
             if name is not None and name not in before.variables:
                 inner.variables.pop(name, None)
-        self.state = inner.join(before, before)
+        self.state = inner.join(before)
         names = [p for p in closure.params]
 
         def bind(c: list[Any]) -> Callable[..., Any]:

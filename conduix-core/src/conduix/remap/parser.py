@@ -368,7 +368,12 @@ _TOKEN_NAMES = {
     "_NL": "a newline", "$END": "the end of the program", "_RPAR": '")"', "_LPAR": '"("',
     "_RBRACE": '"}"', "_LBRACE": '"{"', "_RSQB": '"]"', "_LSQB": '"["', "_COMMA": '","', "_COLON": '":"',
     "_EQ": '"="', "_SEMI": '";"', "IDENT": "a name", "STRING": "a string", "NUMBER": "a number",
-    "EVENT_PATH": "a path", "_ARROW": '"->"',
+    "EVENT_PATH": "a path", "_ARROW": '"->"', "BANG": '"!"', "MINUS": '"-"', "PERCENT": '"%"',
+    "RAW_STRING": "a raw string", "REGEX": "a regex", "TIMESTAMP": "a timestamp", "META_PATH": "a metadata path",
+    "VAR_PATH": "a variable path", "IF": '"if"', "ELSE": '"else"', "ABORT": '"abort"', "NULL": "null",
+    "TRUE": "true", "FALSE": "false", "UNDERSCORE": '"_"', "COALESCE": '"??"', "OROR": '"||"', "ANDAND": '"&&"',
+    "EQEQ": '"=="', "NEQ": '"!="', "LE": '"<="', "GE": '">="', "LT": '"<"', "GT": '">"', "VBAR": '"|"',
+    "PLUS": '"+"', "STAR": '"*"', "SLASH": '"/"', "_MERGE_EQ": '"|="',
 }
 
 
@@ -399,7 +404,7 @@ def parse(source: str) -> n.Block:
     except UnexpectedToken as exc:
         tok = exc.token
         expected = sorted({_TOKEN_NAMES.get(t, t.lower()) for t in exc.expected if not t.startswith("__")})
-        hint = f"expected one of: {', '.join(expected[:8])}" if expected else None
+        hint = f"expected one of: {', '.join(expected[:10])}" if expected else None
         line, column = exc.line, exc.column
         if tok.type == "$END" or line in (None, -1):
             lines = source.splitlines() or [""]

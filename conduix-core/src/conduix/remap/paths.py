@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from conduix.remap.nodes import Segment
-from conduix.remap.values import ExprError
 
 __all__ = ["clone", "delete_path", "get_path", "path_exists", "set_path"]
 
@@ -125,7 +124,3 @@ def clone(value: Any) -> Any:
         return [clone(v) if type(v) in (dict, list) else v for v in value]
     return value
 
-
-def ensure_container(value: Any) -> None:
-    if type(value) not in (dict, list):
-        raise ExprError("expected an object or array")

@@ -20,7 +20,7 @@ class Program:
     ``remap`` stage without ``drop_on_error``) copy it first.
     """
 
-    __slots__ = ("_body", "_uses_meta", "_uses_vars", "source")
+    __slots__ = ("_body", "_plain", "_uses_meta", "_uses_vars", "source")
 
     def __init__(self, source: str) -> None:
         compiled = compile_program(source)
@@ -28,6 +28,7 @@ class Program:
         self._body = compiled.body
         self._uses_vars = compiled.uses_vars
         self._uses_meta = compiled.uses_meta
+        self._plain = not compiled.uses_vars and not compiled.uses_meta
 
     def __repr__(self) -> str:
         lines = self.source.strip().splitlines() or [""]
@@ -45,8 +46,11 @@ class Program:
         Raises :class:`~conduix.errors.RemapError` (with ``line`` and ``column``)
         on a runtime error and :class:`~conduix.errors.RemapAbort` on ``abort``.
         """
-        state: list[Any] = [event, metadata if metadata is not None or not self._uses_meta else {},
-                 {} if self._uses_vars else None]
+        if self._plain:  # neither metadata nor variables: the common, fastest case
+            state: list[Any] = [event, metadata, None]
+        else:
+            state = [event, metadata if metadata is not None or not self._uses_meta else {},
+                     {} if self._uses_vars else None]
         try:
             self._body(state)
         except ExprError as exc:

@@ -8,7 +8,13 @@ import logging
 import os
 import signal
 
-__all__ = ["adopt_inherited_loggers", "group_members", "process_start_time", "set_parent_death_signal"]
+__all__ = [
+    "adopt_inherited_loggers",
+    "group_members",
+    "process_alive",
+    "process_start_time",
+    "set_parent_death_signal",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +54,18 @@ def process_start_time(pid: int) -> int | None:
     except OSError:
         return 0
     return int(fields[19])
+
+
+def process_alive(pid: int, start_time: int) -> bool:
+    """Whether the process ``pid`` started at ``start_time`` still runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    except OSError:
+        return True
+    return fields[0] != b"Z" and int(fields[19]) == start_time
 
 
 def adopt_inherited_loggers(inherited: logging.Logger) -> None:

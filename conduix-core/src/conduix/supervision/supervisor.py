@@ -19,7 +19,12 @@ from thespian.actors import (
     WakeupMessage,
 )
 
-from conduix.supervision._process import adopt_inherited_loggers, process_start_time, set_parent_death_signal
+from conduix.supervision._process import (
+    adopt_inherited_loggers,
+    process_alive,
+    process_start_time,
+    set_parent_death_signal,
+)
 from conduix.supervision.messages import (
     ChildFailed,
     ChildFinished,
@@ -56,6 +61,7 @@ class _Child:
     spec: ChildSpec
     addr: ActorAddress | None = None
     pid: int | None = None
+    pid_start: int | None = None
     state: str = "new"  # new starting running stopping down finished stopped
     last_seen: float = 0.0
     last_ping: float = 0.0
@@ -131,6 +137,7 @@ class Supervisor(Actor):
             child = self._child_from(sender, message.child_id)
             if child is not None:
                 child.pid = message.pid
+                child.pid_start = process_start_time(message.pid)
                 child.last_seen = time.monotonic()
                 if child.state == "starting":
                     child.state = "running"
@@ -191,7 +198,7 @@ class Supervisor(Actor):
         actor_class = Supervisor if isinstance(child.spec, SupervisorSpec) else Worker
         addr = self.createActor(actor_class)
         now = time.monotonic()
-        child.addr, child.pid, child.state = addr, None, "starting"
+        child.addr, child.pid, child.pid_start, child.state = addr, None, None, "starting"
         child.last_seen = child.last_ping = now
         child.restart_at = child.stop_deadline = None
         child.killed = False
@@ -204,8 +211,16 @@ class Supervisor(Actor):
     # -- failures and restarts ----------------------------------------------------------------
     def _on_child_exit(self, addr: ActorAddress) -> None:
         child = self._child_at(addr)
-        if child is None:
-            return
+        if child is not None:
+            self._child_exited(child)
+
+    def _process_gone(self, child: _Child) -> bool:
+        """The child's process is gone although no ChildActorExited came (Thespian can miss one)."""
+        if child.addr is None or child.pid is None or child.pid_start is None:
+            return False
+        return not process_alive(child.pid, child.pid_start)
+
+    def _child_exited(self, child: _Child) -> None:
         child.addr = None
         child.status = {}  # the last snapshot described a process that is gone
         if child.state == "finished":
@@ -357,6 +372,10 @@ class Supervisor(Actor):
 
     def _check_heartbeats(self, now: float) -> None:
         for child in self.children.values():
+            if self._process_gone(child):
+                logger.info("supervisor %s: process %s of child %s is gone", self._id, child.pid, child.spec.id)
+                self._child_exited(child)
+                continue
             if child.state in _LIVE and child.addr is not None:
                 timeout = child.spec.heartbeat_timeout
                 if now - child.last_seen > timeout:

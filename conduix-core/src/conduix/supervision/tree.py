@@ -64,10 +64,22 @@ class SupervisionTree:
         """Stop every task gracefully (final checkpoints) and wait until all worker processes exited."""
         if self.stopped:
             return
-        reply = self._ask(StopRequest(), timeout)
+        try:
+            reply = self._ask(StopRequest(), timeout)
+        except SupervisionError as exc:
+            raise SupervisionError(f"{exc}; still running: {self._busy()}") from exc
         if not isinstance(reply, Stopped):
             raise SupervisionError(f"unexpected answer to a stop request: {reply!r}")
         self.stopped = True
+
+    def _busy(self) -> str:
+        try:
+            status = self.status(timeout=2.0)
+        except SupervisionError:
+            return "unknown (the root supervisor does not answer)"
+        busy = [f"{node['id']} ({node.get('state')}, pid {node.get('pid')})" for node in iter_nodes(status)
+                if node.get("state") not in ("stopped", "finished", "down")]
+        return ", ".join(busy) or "nothing"
 
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0,
                  interval: float = 0.1) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def exists(state: list[Any], ref: Any) -> bool:
 
 
 @function(FUNCTIONS, "del", Param("path"), opt("compact", B, False), path_arg=True, fresh=False,
-          example='del(.field) == "value it had"')
+          example='.field = "value"; del(.field) == "value"')
 def del_(state: list[Any], ref: Any, compact: bool) -> Any:
     """Remove a path and return the value it held (deleting ``.`` leaves an empty event)."""
     if not ref.segments:

@@ -52,7 +52,7 @@ def log(value: Any, level: str, rate_limit_secs: int) -> None:
 
 
 @function(FUNCTIONS, "assert", Param("condition", B), opt("message", S, None), fallible=True, returns=B,
-          example='assert!(.status == 200, message: "unexpected status")')
+          example='assert!(1 + 1 == 2, message: "arithmetic is broken")')
 def assert_(condition: bool, message: str | None) -> bool:
     """Fail with ``message`` unless the condition is true."""
     if not condition:

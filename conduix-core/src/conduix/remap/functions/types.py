@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,10 +62,9 @@ def to_int(value: Any) -> int:
     if value is None:
         return 0
     if t is str:
-        try:
-            return int(value.strip(), 10)
-        except ValueError:
-            raise ExprError(f"Invalid integer {value!r}: invalid digit found in string") from None
+        if _INTEGER.fullmatch(value) is None:
+            raise ExprError(f"Invalid integer {value!r}: invalid digit found in string")
+        return int(value)
     if t is datetime:
         return int((value - _EPOCH) // timedelta(seconds=1))
     raise ExprError(f"can't convert {kind_of(value)} to integer")
@@ -86,7 +86,9 @@ def to_float(value: Any) -> float:
         return 0.0
     if t is str:
         try:
-            result = float(value.strip())
+            if "_" in value or value != value.strip():
+                raise ValueError(value)
+            result = float(value)
         except ValueError:
             raise ExprError(f"Invalid floating point number {value!r}: invalid float literal") from None
         if not math.isfinite(result):
@@ -97,8 +99,9 @@ def to_float(value: Any) -> float:
     raise ExprError(f"can't convert {kind_of(value)} to float")
 
 
-_TRUE = {"true", "t", "yes", "y", "1", "on"}
-_FALSE = {"false", "f", "no", "n", "0", "off"}
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+_INTEGER = re.compile(r"[+-]?\d+")
 
 
 @function(FUNCTIONS, "to_bool", Param("value"), returns=kinds("boolean"),
@@ -114,7 +117,7 @@ def to_bool(value: Any) -> bool:
     if value is None:
         return False
     if t is str:
-        text = value.strip().lower()
+        text = value.lower()
         if text in _TRUE:
             return True
         if text in _FALSE:
@@ -161,12 +164,12 @@ def _asserter(kind: str, name: str, example: str) -> None:
              fast=lambda rest: IDENTITY)(check)
 
 
-_asserter("string", "string", 'string!(.message) == "..."')
-_asserter("integer", "int", "int!(.status) == 200")
-_asserter("float", "float", "float!(.ratio) == 0.5")
-_asserter("boolean", "bool", "bool!(.ok) == true")
-_asserter("object", "object", 'object!(.data) == {"a": 1}')
-_asserter("array", "array", "array!(.tags) == []")
+_asserter("string", "string", 'string!("foobar") == "foobar"')
+_asserter("integer", "int", "int!(42) == 42")
+_asserter("float", "float", "float!(0.5) == 0.5")
+_asserter("boolean", "bool", "bool!(true) == true")
+_asserter("object", "object", 'object!({"a": 1}) == {"a": 1}')
+_asserter("array", "array", "array!([1, 2]) == [1, 2]")
 
 
 def _tester(kind: str, name: str) -> None:
