@@ -6,9 +6,11 @@ pyproject.toml is installed (core first), plus the example plugin packages.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
+import tomllib
 
 ROOT = Path(__file__).parent
 nox.options.sessions = ["tests"]
@@ -26,17 +28,35 @@ def example_plugins() -> list[str]:
     return [f"./{p.parent.relative_to(ROOT)}" for p in sorted(ROOT.glob("examples/*/pyproject.toml"))]
 
 
+def with_test_extra(package: str) -> str:
+    """``./pkg[test]`` when the package declares a ``test`` extra (test-only servers, clients)."""
+    meta = tomllib.loads((ROOT / package / "pyproject.toml").read_text())
+    extras = meta.get("project", {}).get("optional-dependencies", {})
+    return f"{package}[test]" if "test" in extras else package
+
+
 def install_project(session: nox.Session) -> None:
     editable: list[str] = []
     for package in packages():
-        editable += ["-e", f"{package}[test]" if package.endswith("conduix-core") else package]
+        editable += ["-e", with_test_extra(package)]
     session.install(*editable)
     session.install(*example_plugins())  # after core: their dependency on it is then satisfied
+
+
+def install_system_tools(session: nox.Session) -> None:
+    """Tools the tests need that PyPI does not have: promtool (Debian's 'prometheus' package)."""
+    if shutil.which("promtool"):
+        return
+    if not shutil.which("apt-get"):
+        session.error("promtool is missing: install Prometheus' promtool (Debian/Ubuntu: apt-get install prometheus)")
+    session.run("bash", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
+                "apt-get install -y -qq --no-install-recommends prometheus >/dev/null", external=True)
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite; fixtures start the servers each test needs."""
+    install_system_tools(session)
     install_project(session)
     session.install("pytest-timeout>=2.3", "psutil>=5.9")
     session.run("pytest", "--timeout=300", *session.posargs)

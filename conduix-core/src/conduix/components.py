@@ -78,16 +78,20 @@ class Batch:
     stage that derives a new batch keeps them with :meth:`derive`.
     """
 
-    __slots__ = ("acks", "meta", "position", "records", "rejects")
+    __slots__ = ("acks", "meta", "nbytes", "position", "records", "rejects", "trace")
 
     def __init__(self, records: list[dict[str, Any]], meta: list[dict[str, Any]] | None = None,
                  *, position: Any = None, acks: Sequence[Any] = (),
-                 rejects: list[Rejected] | None = None) -> None:
+                 rejects: list[Rejected] | None = None, nbytes: int | None = None, trace: Any = None) -> None:
         self.records = records
         self.meta = meta
         self.position = position
         self.acks = tuple(acks)
         self.rejects = rejects
+        self.nbytes = nbytes
+        """Bytes read for this batch, when the source knows (for metrics)."""
+        self.trace = trace
+        """The trace context of the batch's span (set by the runtime when tracing)."""
 
     def __len__(self) -> int:
         return len(self.records)
@@ -107,7 +111,7 @@ class Batch:
     def derive(self, records: list[dict[str, Any]],
                meta: list[dict[str, Any]] | None = None) -> Batch:
         """A new batch from these records that keeps this batch's acknowledgement handles."""
-        return Batch(records, meta, position=self.position, acks=self.acks)
+        return Batch(records, meta, position=self.position, acks=self.acks, trace=self.trace)
 
     def select(self, indices: Sequence[int]) -> Batch:
         """A derived batch holding only the records at ``indices`` (metadata kept aligned)."""
@@ -120,7 +124,7 @@ class Batch:
         """A deep copy of the records and metadata, with the same acknowledgement handles."""
         return Batch([_copy(r) for r in self.records],
                      None if self.meta is None else [dict(m) for m in self.meta],
-                     position=self.position, acks=self.acks)
+                     position=self.position, acks=self.acks, trace=self.trace)
 
     def pairs(self) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         """Iterate ``(record, metadata)`` pairs."""
@@ -183,6 +187,11 @@ class Source(_Component[ConfigT]):
 
     def checkpoint(self) -> dict[str, Any] | None:
         """JSON-able state holding only acknowledged positions, or None."""
+        return None
+
+    def lag(self) -> dict[str, int] | None:
+        """Messages not yet read, per partition (for the consumer-lag metric); called from another
+        thread, so return a copy of numbers the source keeps up to date itself."""
         return None
 
     def restore(self, state: dict[str, Any]) -> None:

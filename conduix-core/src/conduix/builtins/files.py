@@ -145,10 +145,11 @@ class FileSource(Source[FileSourceConfig]):
             meta.append({"source": self.id, "file": state.path, "line": line_no})
         if line_no == first:
             return None
+        nbytes = offset - state.offset
         state.line = line_no
         state.offset = offset
         state.offsets[line_no] = offset
-        return Batch(records, meta, position=(state.path, first, line_no), rejects=rejects or None)
+        return Batch(records, meta, position=(state.path, first, line_no), rejects=rejects or None, nbytes=nbytes)
 
     def acknowledge(self, position: Any) -> None:
         path, first, end = position
@@ -186,10 +187,14 @@ class FileSink(Sink[FileSinkConfig]):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(path, "ab" if self.config.append else "wb")
 
+    bytes_written = 0
+
     def write(self, batch: Batch) -> None:
         dumps = orjson.dumps
-        self.handle.write(b"".join(dumps(r) + b"\n" for r in batch.records))
+        data = b"".join(dumps(r) + b"\n" for r in batch.records)
+        self.handle.write(data)
         self.handle.flush()
+        self.bytes_written += len(data)
 
     def flush(self) -> None:
         self.handle.flush()

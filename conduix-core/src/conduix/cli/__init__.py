@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
+from importlib import metadata
 from typing import Any
 
 import click
@@ -11,7 +13,13 @@ import click
 from conduix.cli._common import configure_logging
 from conduix.errors import ConduixError
 
-__all__ = ["cli", "main"]
+__all__ = ["ENTRY_POINT_GROUP", "cli", "main"]
+
+#: Other distributions add commands here: ``[project.entry-points."conduix.cli"] NAME = "pkg.module:command"``.
+#: The target is a click command/group, or a module with ``command`` or ``commands`` like the built-in ones.
+ENTRY_POINT_GROUP = "conduix.cli"
+
+logger = logging.getLogger(__name__)
 
 # Each module defines ``command`` (a click command or group) or ``commands`` (a list of them).
 _COMMAND_MODULES = [
@@ -19,12 +27,44 @@ _COMMAND_MODULES = [
     "validate",
     "plugins",
     "checkpoint",
+    "observe",
     "remap",
 ]
 
 
 class _Group(click.Group):
-    """Prints a ConduixError as one clear line and exits with its code; bugs keep their traceback."""
+    """Prints a ConduixError as one clear line and exits with its code; bugs keep their traceback.
+
+    Commands from the ``conduix.cli`` entry-point group are loaded on first use (listing or
+    looking up a command), so ``conduix run`` never imports them; a broken one is reported and skipped.
+    """
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                target = ep.load()
+                found = [target] if isinstance(target, click.Command) else (
+                    getattr(target, "commands", None) or [target.command])
+            except Exception as exc:  # a broken plugin must not break the whole CLI
+                logger.warning("skipping CLI commands from entry point %s = %s: %s", ep.name, ep.value, exc)
+                continue
+            for command in found:
+                if command.name not in self.commands:  # built-in commands win
+                    self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._load_plugin_commands()
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

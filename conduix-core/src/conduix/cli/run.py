@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
-from conduix.api import Pipeline
+from conduix.api import Pipeline, install_signal_handlers
 from conduix.cli._common import state_dir_option
 from conduix.runtime import PipelineRun, RunResult
 
@@ -63,7 +64,11 @@ def _summary(result: RunResult) -> str:
 @click.option("--progress/--no-progress", default=None,
               help="Live progress table (default: on when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stderr.")
-def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool) -> None:
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve /metrics (Prometheus), /health, /ready, /status and /tap on this port (0: any free one).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
+def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool, metrics_port: int | None,
+            metrics_host: str) -> None:
     """Run the pipeline in FILE until its sources end or it is stopped (Ctrl-C / SIGTERM).
 
     Exit codes: 0 succeeded, 1 the run failed, 2 bad config or usage.
@@ -73,16 +78,23 @@ def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool) -
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     if progress is None:
         progress = sys.stderr.isatty()
-    if progress:
-        run = pipeline.start(state_dir=state_dir, handle_signals=True)
-        try:
+    run = pipeline.create_run(state_dir=state_dir)
+    telemetry, server = _observability(pipeline, run, metrics_port, metrics_host)
+    restore = install_signal_handlers(run)
+    try:
+        run.start()
+        if progress:
             _live(run)
-        except KeyboardInterrupt:
-            run.stop()
-            run.join()
-        result = run.result
-    else:
-        result = pipeline.run(state_dir=state_dir)
+        else:
+            while not run.join(0.2):
+                pass
+    finally:
+        restore()
+        if server is not None:
+            server.stop()
+        if telemetry is not None:
+            telemetry.shutdown()
+    result = run.result
     assert result is not None
     if as_json:
         click.echo(orjson.dumps(result.as_dict()).decode(), err=True)
@@ -93,3 +105,19 @@ def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool) -
     if not result.ok:
         click.secho(f"error: {result.error}", fg="red", err=True)
         sys.exit(1)
+
+
+def _observability(pipeline: Pipeline, run: PipelineRun, port: int | None, host: str) -> tuple[Any, Any]:
+    settings = pipeline.spec.settings.telemetry
+    if port is None and not (settings.otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        return None, None
+    from conduix.observability import Telemetry
+    from conduix.observability.server import ObservabilityServer
+
+    telemetry = Telemetry(settings, prometheus=port is not None)
+    telemetry.attach(run)
+    server = None
+    if port is not None:
+        server = ObservabilityServer(telemetry, host, port).start()
+        click.echo(f"metrics: {server.url}/metrics (also /health, /ready, /status, /tap/COMPONENT)", err=True)
+    return telemetry, server

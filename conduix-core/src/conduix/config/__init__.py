@@ -1,7 +1,7 @@
 """Pipeline configuration: YAML with locations, validation, the resolved spec."""
 
 from conduix.config.loader import load_pipeline, load_pipeline_text, pipeline_from_dict
-from conduix.config.model import Settings, SupervisionSettings
+from conduix.config.model import Settings, SupervisionSettings, TelemetrySettings
 from conduix.config.spec import ComponentSpec, InputRef, PipelineSpec, SupervisionNode
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "Settings",
     "SupervisionNode",
     "SupervisionSettings",
+    "TelemetrySettings",
     "load_pipeline",
     "load_pipeline_text",
     "pipeline_from_dict",

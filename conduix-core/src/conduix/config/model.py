@@ -19,6 +19,7 @@ __all__ = [
     "PipelineHeader",
     "Settings",
     "SupervisionSettings",
+    "TelemetrySettings",
     "validation_errors",
 ]
 
@@ -32,6 +33,17 @@ class CheckpointSettings(_Strict):
     store: str | None = Field(None, description="None for files in the state directory, or redis://host:port/db.")
 
 
+class TelemetrySettings(_Strict):
+    """``settings.telemetry`` of a pipeline; the standard OTEL_* environment variables work too."""
+
+    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP endpoint for metrics and traces, "
+                                      "e.g. http://collector:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT).")
+    trace_sample_ratio: float = Field(default=0.01, ge=0, le=1, description="Share of batches traced.")
+    tracing: bool = Field(default=True, description="Create spans (exported only with an OTLP endpoint).")
+    service_name: str = Field(default="conduix")
+    export_interval: float = Field(default=15.0, gt=0, description="Seconds between OTLP metric exports.")
+
+
 class Settings(_Strict):
     """Run settings shared by every component of the pipeline."""
 
@@ -40,6 +52,7 @@ class Settings(_Strict):
                             description="Batches buffered between two components; bounds memory.")
     idle_sleep: float = Field(0.05, ge=0, description="Seconds a source waits after an empty read.")
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
 
 class BackoffSettings(_Strict):

@@ -77,6 +77,28 @@ class Node(threading.Thread):
         self.on_batch_failed = on_batch_failed
         self.finished = threading.Event()
         self.fused = False
+        self.telemetry: Any = None  # set by PipelineRun.attach_telemetry
+        self.labels: dict[str, str] = {}
+        self.taps: list[Any] = []  # conduix tap: samples of what this component emits
+
+    def buffer_usage(self) -> tuple[int, float] | None:
+        """(batches waiting, fill ratio) of this component's input queue; None when it has none."""
+        if self.fused or self.stats.kind == "source":
+            return None
+        size = self.inbox.qsize()
+        return size, size / self.inbox.maxsize if self.inbox.maxsize else 0.0
+
+    def observe(self, started: float, batch: Batch, name: str) -> None:
+        """Record the batch-duration histogram and, when traced, the component's span for this batch."""
+        telemetry = self.telemetry
+        elapsed = time.perf_counter() - started
+        telemetry.batch_duration.record(elapsed, self.labels)
+        tracer = telemetry.tracer
+        if tracer is not None and batch.trace is not None:
+            end = time.time_ns()
+            span = tracer.start_span(f"{self.stats.id} {name}", context=batch.trace, attributes={
+                **self.labels, "conduix.records": len(batch.records)}, start_time=end - int(elapsed * 1e9))
+            span.end(end_time=end)
 
     # -- moving batches ------------------------------------------------------------------
     def put(self, item: Any) -> None:
@@ -108,6 +130,9 @@ class Node(threading.Thread):
         if edges is None:
             raise ComponentError(f"{self.stats.kind} {self.stats.id!r} emitted to undeclared output "
                                  f"{output!r}", component=self.stats.id)
+        if self.taps:
+            for tap in list(self.taps):
+                tap.offer(batch.records, output)
         if not edges:
             return  # nobody consumes this output: the records are dropped, and settle upstream
         for token in batch.acks:
@@ -136,7 +161,7 @@ class Node(threading.Thread):
                      pipeline=self.pipeline, batch=batch, emit=self.emit, stats=self.stats)
 
     def fail(self, error: BaseException, records: int) -> None:
-        self.stats.errors += 1
+        self.stats.count_error(error)
         if self.on_batch_failed is not None:
             try:
                 self.on_batch_failed(self.stats.id, error, records)
@@ -201,6 +226,24 @@ class SourceNode(Node):
         if state is not None:
             self.on_checkpoint(self.stats.id, state)
 
+    def _trace_read(self, batch: Batch, started: float) -> None:
+        """Start the batch's trace (continuing an incoming one from message headers) and time the read."""
+        telemetry = self.telemetry
+        elapsed = time.perf_counter() - started
+        telemetry.batch_duration.record(elapsed, self.labels)
+        tracer = telemetry.tracer
+        if tracer is None:
+            return
+        from opentelemetry.trace import set_span_in_context
+
+        from conduix.observability.tracing import batch_parent
+
+        end = time.time_ns()
+        span = tracer.start_span(f"{self.stats.id} read", context=batch_parent(batch), attributes={
+            **self.labels, "conduix.records": len(batch.records)}, start_time=end - int(elapsed * 1e9))
+        span.end(end_time=end)
+        batch.trace = set_span_in_context(span)
+
     def _deliver(self, batch: Batch) -> None:
         """Hand a batch on, holding its token so fan-out cannot settle it early."""
         token = AckToken(batch.position, self.completed)
@@ -228,6 +271,7 @@ class SourceNode(Node):
                 if time.monotonic() >= next_checkpoint:
                     self._checkpoint()
                     next_checkpoint = time.monotonic() + self.checkpoint_interval
+                started = time.perf_counter()
                 batch = self.retrier.call(source.read, self.batch_size)
                 if batch is None:
                     break
@@ -240,6 +284,10 @@ class SourceNode(Node):
                     continue
                 stats.records_in += n + len(batch.rejects or ())
                 stats.batches_in += 1
+                if batch.nbytes:
+                    stats.bytes_in += batch.nbytes
+                if self.telemetry is not None:
+                    self._trace_read(batch, started)
                 self._deliver(batch)
             self.end_outputs()
             # wait until every batch read is settled downstream, then record where we are
@@ -280,6 +328,7 @@ class StageNode(Node):
         def collect(out: Batch, output: str | None = None) -> None:
             pending.append((out, output))
 
+        started = time.perf_counter()
         try:
             self.retrier.call(process, batch, collect)
         except Aborted:
@@ -294,6 +343,8 @@ class StageNode(Node):
                 self.fail(error if isinstance(error, ComponentError) else _component_error(stats, batch, error),
                           len(batch.records))
                 raise Aborted from None
+        if self.telemetry is not None:
+            self.observe(started, batch, "process")
         for out, output in pending:
             self.emit(out, output)
         for token in batch.acks:
@@ -374,6 +425,7 @@ class SinkNode(Node):
         if self.buffer.type == "memory" and self.buffer.max_batches:
             self.inbox = queue.Queue(maxsize=self.buffer.max_batches)
         self._drops = 0
+        self._disk_bytes = 0
 
     # -- receiving ---------------------------------------------------------------------------
     def put(self, item: Any) -> None:
@@ -398,6 +450,10 @@ class SinkNode(Node):
     def _write(self, batch: Batch, retrier: Retrier | None = None) -> None:
         stats = self.stats
         n = len(batch.records)
+        if self.taps:  # a sink's tap shows what it is about to write
+            for tap in list(self.taps):
+                tap.offer(batch.records, None)
+        started = time.perf_counter()
         try:
             rejected = (retrier or self.retrier).call(self.component.write, batch)
         except Aborted:
@@ -415,6 +471,11 @@ class SinkNode(Node):
         if failures:
             self.handle_failures(batch, failures)
         stats.records_out += n - len(failures)
+        written = getattr(self.component, "bytes_written", None)
+        if written is not None:
+            stats.bytes_out = written
+        if self.telemetry is not None:
+            self.observe(started, batch, "write")
 
     def work(self) -> None:
         if self.buffer.type == "disk":
@@ -440,6 +501,11 @@ class SinkNode(Node):
             self.end_outputs()
         finally:
             self._close()
+
+    def buffer_usage(self) -> tuple[int, float] | None:
+        if self.buffer.type == "disk":
+            return self.stats.buffered, 0.0 if not self._disk_bytes else self._disk_bytes / self.buffer.max_bytes
+        return super().buffer_usage()
 
     def emit(self, batch: Batch, output: str | None = None) -> None:
         # a sink's only output is its dead letters; they are not records it wrote
@@ -480,7 +546,7 @@ class SinkNode(Node):
                 buf.append(batch)
                 self.stats.records_in += len(batch.records)
                 self.stats.batches_in += 1
-                self.stats.buffered = buf.count
+                self.stats.buffered, self._disk_bytes = buf.count, buf.bytes
                 for token in batch.acks:
                     token.settle()  # durable on disk: what the source may checkpoint past
         finally:
@@ -509,7 +575,7 @@ class SinkNode(Node):
                 entry_id, size, batch = entry
                 self._write(batch, retrier)
                 buf.delete(entry_id, size)
-                self.stats.buffered = buf.count
+                self.stats.buffered, self._disk_bytes = buf.count, buf.bytes
         except Aborted:
             pass
         except BaseException as exc:

@@ -119,7 +119,8 @@ def apply_policy(policy: ComponentPolicy, failures: list[Failure], *, kind: str,
         if isinstance(first.error, BaseException):
             error.__cause__ = first.error
         raise error
-    stats.errors += len(failures)
+    for failure in failures:
+        stats.count_error(failure.error)
     if policy.on_error == "drop":
         stats.dropped += len(failures)
         logger.warning("%s %r dropped %d record(s); first at %s: %s", kind, component, len(failures),

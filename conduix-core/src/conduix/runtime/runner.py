@@ -75,6 +75,9 @@ class PipelineRun:
         self._done = threading.Event()
         self._checkpoint_lock = threading.Lock()
         self._callbacks: list[Callable[[], None]] = []
+        self.checkpoint_writes = 0
+        self.checkpoint_failures = 0
+        self.telemetry: Any = None
         self._build()
 
     # -- construction ---------------------------------------------------------------------
@@ -131,6 +134,17 @@ class PipelineRun:
             self._on_checkpoint(source_id, state)
         if self.checkpoints is None:
             return
+        try:
+            self._save_checkpoint(source_id, state)
+        except Exception as exc:  # the run goes on; the next checkpoint tries again
+            self.checkpoint_failures += 1
+            logger.error("pipeline %r: checkpoint of source %r failed (the next one retries): %s",
+                         self.spec.name, source_id, exc)
+        else:
+            self.checkpoint_writes += 1
+
+    def _save_checkpoint(self, source_id: str, state: dict[str, Any]) -> None:
+        assert self.checkpoints is not None
         with self._checkpoint_lock:  # sources checkpoint from their own threads
             now = time.time()
             current = self.checkpoints.load(self.spec.name) or {"pipeline": self.spec.name, "sources": {}}
@@ -139,6 +153,14 @@ class PipelineRun:
             current["processed_count"] = sum(
                 n.stats.acknowledged for n in self.nodes.values() if isinstance(n, SourceNode))
             self.checkpoints.save(self.spec.name, current)
+
+    def attach_telemetry(self, telemetry: Any) -> None:
+        """Have ``telemetry`` time batches and trace them (metrics read the counters by themselves)."""
+        self.telemetry = telemetry
+        for cid, node in self.nodes.items():
+            node.telemetry = telemetry
+            node.labels = {"pipeline": self.spec.name, "component": cid, "kind": node.stats.kind,
+                           "type": node.stats.type}
 
     def _batch_failed(self, component: str, error: BaseException, records: int) -> None:
         assert self.hooks is not None
@@ -225,6 +247,15 @@ class PipelineRun:
 
     def stats(self) -> dict[str, ComponentStats]:
         return {cid: n.stats for cid, n in self.nodes.items()}
+
+    def not_ready(self) -> list[str]:
+        """Why the run is not ready (empty when it is): sources not connected yet, stopping, ended."""
+        if self.done:
+            return [f"pipeline {self.spec.name!r} has ended"]
+        if self.control.stopping.is_set():
+            return [f"pipeline {self.spec.name!r} is stopping"]
+        return [f"source {cid!r} of pipeline {self.spec.name!r} is not connected yet"
+                for cid, node in self.nodes.items() if isinstance(node, SourceNode) and not node.opened.is_set()]
 
     def status(self) -> dict[str, Any]:
         return {"pipeline": self.spec.name, "run_id": self.run_id,
