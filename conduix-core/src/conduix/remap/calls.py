@@ -26,17 +26,18 @@ Check = tuple[int, tuple[type, ...], str]
 class PathRef:
     """A path argument (``del(.x)``, ``exists(.x)``) resolved at compile time."""
 
-    __slots__ = ("name", "segments", "slot")
+    __slots__ = ("base", "name", "segments", "slot")
 
-    def __init__(self, slot: int, name: str | None, segments: tuple[Segment, ...]) -> None:
-        self.slot = slot  # 0: event, 1: metadata, 2: variables
+    def __init__(self, slot: int, name: str | None, segments: tuple[Segment, ...], base: Fn | None = None) -> None:
+        self.slot = slot  # 0: event, 1: metadata, 2: variables, 3: the value of ``base`` (exists only)
         self.name = name
         self.segments = segments
+        self.base = base
 
 
 def path_call(name: str, ref: PathRef, consts: list[Any], is_const: list[bool]) -> Fn | None:
     """Inline ``del(.field)`` and ``exists(.field)`` for a top-level event or metadata field."""
-    if ref.slot == 2 or len(ref.segments) != 1 or type(ref.segments[0]) is not str:
+    if ref.slot >= 2 or len(ref.segments) != 1 or type(ref.segments[0]) is not str:
         return None
     field = ref.segments[0]
     slot = ref.slot

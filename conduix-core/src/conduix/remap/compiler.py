@@ -41,11 +41,14 @@ _CONTAINERS = (dict, list)
 class Compiled:
     """The result of compiling: the program closure and what it needs per record."""
 
-    def __init__(self, body: Fn, kinds: Kinds, uses_vars: bool, uses_meta: bool) -> None:
+    def __init__(self, body: Fn, kinds: Kinds, uses_vars: bool, uses_meta: bool,
+                 result_at: tuple[int, int] = (1, 1)) -> None:
         self.body = body
         self.kinds = kinds
         self.uses_vars = uses_vars
         self.uses_meta = uses_meta
+        self.result_at = result_at
+        """Line and column of the expression whose value is the program's result."""
 
 
 class _Compiler(AssignmentCompiler):
@@ -187,7 +190,7 @@ class _Compiler(AssignmentCompiler):
 
     def _c_if(self, node: n.If, handled: bool) -> tuple[Fn, Kinds]:
         test, test_kinds = self.compile(node.condition, handled)
-        if test_kinds is not None and "boolean" not in test_kinds:
+        if test_kinds is not None and "boolean" not in test_kinds and "any" not in test_kinds:
             raise self.error(f"if-statement condition must be a boolean, not {' or '.join(sorted(test_kinds))}",
                              node.condition)
         before = self.state
@@ -327,6 +330,9 @@ class _Compiler(AssignmentCompiler):
         return fn, spec.returns
 
     def _path_ref(self, arg: n.Node | None, spec: FunctionSpec) -> PathRef:
+        if isinstance(arg, n.Query) and arg.target == "expr" and spec.name == "exists":
+            assert arg.base is not None
+            return PathRef(3, None, tuple(arg.segments), self.compile(arg.base)[0])
         if not isinstance(arg, n.Query) or arg.target == "expr":
             raise self.error(f'"{spec.name}" takes a path such as .field, %field or a variable',
                              arg or n.Node(0, 0))
@@ -385,7 +391,12 @@ def compile_program(source: str) -> Compiled:
     """Parse and compile ``source``; raises :class:`RemapCompileError`."""
     from conduix.remap.parser import parse
 
-    tree = parse(source)
-    compiler = _Compiler(source)
-    body, result_kinds = compiler.compile(tree)
-    return Compiled(body, result_kinds, compiler.uses_vars, compiler.uses_meta)
+    try:
+        tree = parse(source)
+        compiler = _Compiler(source)
+        body, result_kinds = compiler.compile(tree)
+    except RecursionError:
+        raise RemapCompileError("the program nests too deeply", source=source,
+                                hint="split long operator chains or deep nesting with variables") from None
+    last = tree.exprs[-1] if tree.exprs else tree
+    return Compiled(body, result_kinds, compiler.uses_vars, compiler.uses_meta, (last.line, last.column))

@@ -59,6 +59,8 @@ query: EVENT_PATH          -> event_query
      | IDENT               -> variable
      | call EVENT_PATH     -> expr_query
      | group EVENT_PATH    -> expr_query
+     | object EVENT_PATH   -> expr_query
+     | array EVENT_PATH    -> expr_query
 
 call: IDENT BANG? _LPAR (arg (_COMMA arg)* _COMMA?)? _RPAR closure?
 arg: arg_name _COLON arith -> named_arg

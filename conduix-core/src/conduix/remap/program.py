@@ -6,7 +6,7 @@ from typing import Any
 
 from conduix.errors import RemapCompileError, RemapError
 from conduix.remap.compiler import compile_program
-from conduix.remap.values import ExprError, export
+from conduix.remap.values import ExprError, export, kind_of
 
 __all__ = ["Condition", "Program"]
 
@@ -35,6 +35,10 @@ class Program:
         more = ", ..." if len(lines) > 1 else ""
         return f"Program({lines[0]!r}{more})"
 
+    def __reduce__(self) -> tuple[type[Program], tuple[str]]:
+        # closures do not pickle; the source does, and compiling it again gives the same program
+        return (Program, (self.source,))
+
     @property
     def uses_metadata(self) -> bool:
         """Whether the program reads or writes ``%`` metadata paths."""
@@ -55,6 +59,8 @@ class Program:
             self._body(state)
         except ExprError as exc:
             raise RemapError(exc.full_message(), line=exc.line, column=exc.column) from None
+        except RecursionError:
+            raise RemapError("the program nests too deeply for this value") from None
         result: dict[str, Any] = state[0]
         return result
 
@@ -71,27 +77,35 @@ class Program:
             value = self._body(state)
         except ExprError as exc:
             raise RemapError(exc.full_message(), line=exc.line, column=exc.column) from None
+        except RecursionError:
+            raise RemapError("the program nests too deeply for this value") from None
         return export(value), state[0]
 
 
 class Condition:
     """A remap expression that decides about a record (``filter``, ``router``)."""
 
-    __slots__ = ("_body", "_uses_meta", "_uses_vars", "source")
+    __slots__ = ("_body", "_result_at", "_uses_meta", "_uses_vars", "source")
 
     def __init__(self, source: str) -> None:
         compiled = compile_program(source)
-        if compiled.kinds is not None and "boolean" not in compiled.kinds:
+        if compiled.kinds is not None and "boolean" not in compiled.kinds and "any" not in compiled.kinds:
             kinds_text = " or ".join(sorted(compiled.kinds)) or "nothing"
+            line, column = compiled.result_at
             raise RemapCompileError(f"a condition must return a boolean, this one returns {kinds_text}",
-                                    source=source, hint='compare something, e.g. .status == 200')
+                                    line=line, column=column, source=source,
+                                    hint="compare something, e.g. .status == 200")
         self.source = source
         self._body = compiled.body
         self._uses_vars = compiled.uses_vars
         self._uses_meta = compiled.uses_meta
+        self._result_at = compiled.result_at
 
     def __repr__(self) -> str:
         return f"Condition({self.source.strip()!r})"
+
+    def __reduce__(self) -> tuple[type[Condition], tuple[str]]:
+        return (Condition, (self.source,))
 
     def test(self, event: dict[str, Any], metadata: dict[str, Any] | None = None) -> bool:
         """True when the condition holds. A non-boolean result is a :class:`RemapError`."""
@@ -101,10 +115,11 @@ class Condition:
             value = self._body(state)
         except ExprError as exc:
             raise RemapError(exc.full_message(), line=exc.line, column=exc.column) from None
+        except RecursionError:
+            raise RemapError("the program nests too deeply for this value") from None
         if value is True:
             return True
         if value is False:
             return False
-        from conduix.remap.values import kind_of
-
-        raise RemapError(f"a condition must return a boolean, got {kind_of(value)}", line=1, column=1)
+        line, column = self._result_at
+        raise RemapError(f"a condition must return a boolean, got {kind_of(value)}", line=line, column=column)

@@ -20,6 +20,7 @@ __all__ = [
     "ExprError",
     "Kinds",
     "compare",
+    "display",
     "export",
     "format_rfc3339",
     "kind_of",
@@ -201,6 +202,32 @@ def compare(op: str, left: Any, right: Any) -> bool:
     if op == ">":
         return bool(left > right)
     return bool(left >= right)
+
+
+def display(value: Any) -> str:
+    """A value written as VRL prints it in messages: ``"text"``, ``[1, 2]``, ``{ "a": 1 }``."""
+    import json
+
+    t = type(value)
+    if value is None:
+        return "null"
+    if t is bool:
+        return "true" if value else "false"
+    if t is str:
+        return json.dumps(value, ensure_ascii=False)
+    if t is float:
+        return repr(value) if not value.is_integer() else f"{value:.1f}"
+    if t is list:
+        return "[" + ", ".join(display(v) for v in value) + "]"
+    if t is dict:
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {display(v)}" for k, v in value.items()) + " }"
+    if t is datetime:
+        return f"t'{format_rfc3339(value)}'"
+    if isinstance(value, re.Pattern):
+        return f"r'{value.pattern}'"
+    return str(value)
 
 
 def export(value: Any) -> Any:

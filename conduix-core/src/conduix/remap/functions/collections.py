@@ -32,6 +32,8 @@ def _root(state: list[Any], ref: Any) -> Any:
 @function(FUNCTIONS, "exists", Param("path"), returns=B, path_arg=True, example="exists(.field)")
 def exists(state: list[Any], ref: Any) -> bool:
     """Whether a path exists (even when its value is null)."""
+    if ref.slot == 3:
+        return path_exists(ref.base(state), ref.segments)
     if ref.slot == 2:
         if ref.name not in state[2]:
             return False

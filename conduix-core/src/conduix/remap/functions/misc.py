@@ -8,9 +8,8 @@ import time
 import uuid
 from typing import Any
 
-from conduix.remap.functions.codec import encode_json_text
 from conduix.remap.functions.spec import FunctionSpec, Param, function, opt
-from conduix.remap.values import ExprError, export, kinds, values_equal
+from conduix.remap.values import ExprError, display, kinds, values_equal
 
 __all__ = ["FUNCTIONS"]
 
@@ -26,11 +25,6 @@ _LEVELS = {"trace": 5, "debug": logging.DEBUG, "info": logging.INFO, "warn": log
 _last_logged: dict[tuple[str, str], float] = {}
 
 
-def _display(value: Any) -> str:
-    """A value as VRL source text (strings quoted), for messages."""
-    return encode_json_text(export(value))
-
-
 @function(FUNCTIONS, "log", Param("value"), opt("level", S, "info"), opt("rate_limit_secs", kinds("integer"), 1),
           returns=kinds("null"), example='log("Hello, World!", level: "info")')
 def log(value: Any, level: str, rate_limit_secs: int) -> None:
@@ -38,7 +32,7 @@ def log(value: Any, level: str, rate_limit_secs: int) -> None:
     number = _LEVELS.get(level)
     if number is None:
         raise ExprError(f"unknown log level {level!r}, expected one of {', '.join(_LEVELS)}")
-    text = value if type(value) is str else _display(value)
+    text = value if type(value) is str else display(value)
     if rate_limit_secs > 0:
         key = (level, text)
         now = time.monotonic()
@@ -66,7 +60,7 @@ def assert_eq(left: Any, right: Any, message: str | None) -> bool:
     """Fail with ``message`` unless both values are equal."""
     if not values_equal(left, right):
         raise ExprError(message if message is not None
-                        else f"assertion failed: {_display(left)} == {_display(right)}")
+                        else f"assertion failed: {display(left)} == {display(right)}")
     return True
 
 
@@ -83,7 +77,7 @@ def ip_cidr_contains(cidr: str | list[Any], value: str) -> bool:
     try:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
-        raise ExprError(f"unable to parse IP address: {value!r}") from None
+        raise ExprError("unable to parse IP address: invalid IP address syntax") from None
     blocks = cidr if type(cidr) is list else [cidr]
     for block in blocks:
         if type(block) is not str:

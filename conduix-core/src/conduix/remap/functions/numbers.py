@@ -25,7 +25,7 @@ def _rounder(mode: Callable[[float], float]) -> Callable[[int | float, int], int
         if type(value) is int:
             return value
         if precision <= 0:
-            return int(mode(value))
+            return float(mode(value))
         scale = 10.0 ** precision
         return mode(value * scale) / scale
 
@@ -38,10 +38,8 @@ for _name, _mode, _example in (
     ("round", _round_half_away, "round(4.345, precision: 2) == 4.35"),
 ):
     _impl = _rounder(_mode)
-    _impl.__doc__ = (f"{_name.capitalize()} a number to ``precision`` decimals "
-                     "(an integer when precision is 0; halves round away from zero)."
-                     if _name == "round" else
-                     f"{_name.capitalize()} a number to ``precision`` decimals (an integer when precision is 0).")
+    _impl.__doc__ = (f"{_name.capitalize()} a number to ``precision`` decimals (integers are returned as they are"
+                     + ("; halves round away from zero)." if _name == "round" else ")."))
     function(FUNCTIONS, _name, Param("value", NUMBER), opt("precision", INT, 0), returns=NUMBER,
              example=_example)(_impl)
 

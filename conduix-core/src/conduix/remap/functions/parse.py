@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 
-from conduix.remap.functions.codec import encode_json_text
 from conduix.remap.functions.spec import FunctionSpec, Param, function, opt
 from conduix.remap.values import ExprError, kinds
 
@@ -24,14 +23,71 @@ ARR = kinds("array")
 JSON_KINDS = kinds("string", "integer", "float", "boolean", "null", "array", "object")
 
 
-def _cut_depth(value: Any, depth: int) -> Any:
-    if type(value) not in (dict, list):
-        return value
+_WS = " \t\n\r"
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _WS:
+        pos += 1
+    return pos
+
+
+def _value_end(text: str, pos: int) -> int:
+    """The end of the (already validated) JSON value starting at ``pos``."""
+    depth = 0
+    in_string = False
+    i = pos
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_string = False
+                if depth == 0:
+                    return i + 1
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            if depth == 0:  # the end of the enclosing container: a scalar ends here
+                return i
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        elif depth == 0 and ch in ",:" + _WS:
+            return i
+        i += 1
+    return i
+
+
+def _depth_limited(text: str, pos: int, depth: int) -> tuple[Any, int]:
+    """Parse the value at ``pos``; containers at ``depth`` 0 stay as their raw JSON text (VRL's max_depth)."""
+    pos = _skip_ws(text, pos)
+    end = _value_end(text, pos)
+    opener = text[pos]
+    if opener not in "[{":
+        return orjson.loads(text[pos:end]), end
     if depth <= 0:
-        return encode_json_text(value)
-    if type(value) is dict:
-        return {k: _cut_depth(v, depth - 1) for k, v in value.items()}
-    return [_cut_depth(v, depth - 1) for v in value]
+        return text[pos:end], end
+    closer = "]" if opener == "[" else "}"
+    out: Any = [] if opener == "[" else {}
+    pos = _skip_ws(text, pos + 1)
+    while text[pos] != closer:
+        if opener == "{":
+            key_end = _value_end(text, pos)
+            key = orjson.loads(text[pos:key_end])
+            pos = _skip_ws(text, key_end) + 1  # the colon
+            item, pos = _depth_limited(text, pos, depth - 1)
+            out[key] = item
+        else:
+            item, pos = _depth_limited(text, pos, depth - 1)
+            out.append(item)
+        pos = _skip_ws(text, pos)
+        if text[pos] == ",":
+            pos = _skip_ws(text, pos + 1)
+    return out, pos + 1
 
 
 @function(FUNCTIONS, "parse_json", Param("value", S), opt("max_depth", kinds("integer"), None),
@@ -39,7 +95,7 @@ def _cut_depth(value: Any, depth: int) -> Any:
           fast=lambda rest: _parse_json_plain if rest[0] is None else None,
           example='parse_json!("{\\"key\\": \\"val\\"}") == {"key": "val"}')
 def parse_json(value: str, max_depth: int | None, lossy: bool) -> Any:
-    """Parse JSON text; with ``max_depth``, deeper containers are kept as JSON text."""
+    """Parse JSON text; with ``max_depth``, containers deeper than that are kept as their JSON text."""
     try:
         result = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
@@ -47,7 +103,7 @@ def parse_json(value: str, max_depth: int | None, lossy: bool) -> Any:
     if max_depth is not None:
         if not 1 <= max_depth <= 128:
             raise ExprError("max_depth value should be between 1 and 128")
-        result = _cut_depth(result, max_depth)
+        result = _depth_limited(value, 0, max_depth)[0]
     return result
 
 
@@ -167,8 +223,11 @@ def parse_regex(value: str, pattern: re.Pattern[str], numeric_groups: bool) -> d
           example="parse_regex_all!(\"a1 b2\", r'(?P<l>[a-z])(?P<d>\\d)') == "
                   '[{"l": "a", "d": "1"}, {"l": "b", "d": "2"}]')
 def parse_regex_all(value: str, pattern: re.Pattern[str], numeric_groups: bool) -> list[dict[str, Any]]:
-    """The capture groups of every match."""
-    return [_captures(m, numeric_groups) for m in pattern.finditer(value)]
+    """The capture groups of every match; no match at all is an error."""
+    matches = [_captures(m, numeric_groups) for m in pattern.finditer(value)]
+    if not matches:
+        raise ExprError("could not find any pattern matches")
+    return matches
 
 
 @function(FUNCTIONS, "parse_tokens", Param("value", S), returns=ARR,

@@ -42,7 +42,7 @@ def to_string(value: Any) -> str:
         return ""
     if t is datetime:
         return format_rfc3339(value)
-    raise ExprError(f"can't convert {kind_of(value)} to string")
+    raise ExprError(f"unable to coerce {kind_of(value)} into string")
 
 
 @function(FUNCTIONS, "to_int", Param("value"), returns=kinds("integer"),
@@ -67,7 +67,7 @@ def to_int(value: Any) -> int:
         return int(value)
     if t is datetime:
         return int((value - _EPOCH) // timedelta(seconds=1))
-    raise ExprError(f"can't convert {kind_of(value)} to integer")
+    raise ExprError(f"unable to coerce {kind_of(value)} into integer")
 
 
 @function(FUNCTIONS, "to_float", Param("value"), returns=kinds("float"),
@@ -96,7 +96,7 @@ def to_float(value: Any) -> float:
         return result
     if t is datetime:
         return (value - _EPOCH) / timedelta(seconds=1)
-    raise ExprError(f"can't convert {kind_of(value)} to float")
+    raise ExprError(f"unable to coerce {kind_of(value)} into float")
 
 
 _TRUE = {"true", "t", "yes", "y", "1"}
@@ -123,7 +123,7 @@ def to_bool(value: Any) -> bool:
         if text in _FALSE:
             return False
         raise ExprError(f"Invalid boolean value {value!r}")
-    raise ExprError(f"can't convert {kind_of(value)} to boolean")
+    raise ExprError(f"unable to coerce {kind_of(value)} into boolean")
 
 
 _UNITS = {"seconds": 1, "milliseconds": 1_000, "microseconds": 1_000_000, "nanoseconds": 1_000_000_000}
