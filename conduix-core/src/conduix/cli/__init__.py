@@ -28,6 +28,7 @@ _COMMAND_MODULES = [
     "plugins",
     "checkpoint",
     "observe",
+    "project",
     "remap",
 ]
 

@@ -46,10 +46,16 @@ def _label(spec: PipelineSpec, cid: str) -> str:
 
 
 @click.command("graph")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True)
 def graph(file: Path, fmt: str) -> None:
-    """Show the pipeline's DAG as text or as a Mermaid flowchart."""
+    """Show a pipeline's DAG, or a project's graph of pipelines (FILE a folder or project.yaml)."""
+    if file.is_dir() or file.name == "project.yaml":
+        from conduix.project import load_project
+
+        project = load_project(file)
+        click.echo("\n".join(project.mermaid() if fmt == "mermaid" else project.text()))
+        return
     spec = load(str(file))
     if fmt == "mermaid":
         click.echo("flowchart LR")

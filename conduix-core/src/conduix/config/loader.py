@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from conduix.components import ComponentConfig, Context
 from conduix.config.model import (
     BufferSettings,
+    ChildSettings,
     ComponentPolicy,
     PipelineHeader,
     SupervisionSettings,
@@ -32,7 +33,7 @@ _ID = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
 def load_pipeline(path: str | FsPath, *, registry: ComponentRegistry | None = None,
-                  env: Mapping[str, str] | None = None) -> PipelineSpec:
+                  env: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None) -> PipelineSpec:
     """Read, interpolate and validate a pipeline file."""
     file = str(path)
     try:
@@ -42,13 +43,17 @@ def load_pipeline(path: str | FsPath, *, registry: ComponentRegistry | None = No
     except OSError as exc:
         raise ConfigError(f"cannot read pipeline file {file}: {exc.strerror}") from None
     return load_pipeline_text(text, file=file, registry=registry, env=env,
-                              default_name=FsPath(path).stem)
+                              default_name=FsPath(path).stem, params=params)
 
 
 def load_pipeline_text(text: str, *, file: str | None = None, registry: ComponentRegistry | None = None,
-                       env: Mapping[str, str] | None = None, default_name: str = "pipeline") -> PipelineSpec:
+                       env: Mapping[str, str] | None = None, default_name: str = "pipeline",
+                       params: Mapping[str, Any] | None = None) -> PipelineSpec:
+    """Validate pipeline YAML; ``params`` fills ``${params.NAME}`` (None: leave them for run time)."""
     doc = load_yaml(text, file)
-    return _build(doc, registry, env, default_name)
+    spec = _build(doc, registry, env, default_name, params)
+    spec.text = text
+    return spec
 
 
 def pipeline_from_dict(data: dict[str, Any], *, registry: ComponentRegistry | None = None,
@@ -58,14 +63,14 @@ def pipeline_from_dict(data: dict[str, Any], *, registry: ComponentRegistry | No
 
 
 def _build(doc: Located, registry: ComponentRegistry | None, env: Mapping[str, str] | None,
-           default_name: str) -> PipelineSpec:
+           default_name: str, params: Mapping[str, Any] | None = None) -> PipelineSpec:
     if registry is None:
         from conduix.plugins import get_plugin_host
 
         registry = get_plugin_host().registry
     if not isinstance(doc.data, dict):
         raise doc.error("a pipeline file must be a mapping of keys (version, name, sources, ...)", ())
-    interpolate(doc, env)
+    interpolate(doc, env, params)
     try:
         header = PipelineHeader.model_validate(doc.data)
     except ValidationError as exc:
@@ -82,12 +87,16 @@ def _build(doc: Located, registry: ComponentRegistry | None, env: Mapping[str, s
             for cid, raw in (entries or {}).items():
                 builder.component(str(cid), kind, raw, (section, cid))
     builder.check_graph()
+    if header.data_output is not None and header.data_output not in builder.components and not builder.errors:
+        builder.errors.append(doc.error(f"data_output {header.data_output!r} is not a component", ("data_output",),
+                                        hint=f"name one of: {', '.join(builder.components)}"))
     if builder.errors:
         raise ConfigError.collect(builder.errors)
     return PipelineSpec(
         name=header.name or default_name, components=builder.components, settings=header.settings,
         description=header.description, delivery=header.delivery, format=header.type, supervision=builder.tree,
-        file=doc.file, warnings=builder.warnings, raw=doc.data,
+        file=doc.file, warnings=builder.warnings, raw=doc.data, data_type=header.data_type,
+        parent=header.parent, child=header.child or ChildSettings(), data_output=header.data_output,
     )
 
 

@@ -13,6 +13,7 @@ from conduix.errors import ConfigError
 __all__ = [
     "BackoffSettings",
     "BufferSettings",
+    "ChildSettings",
     "CheckpointSettings",
     "ComponentPolicy",
     "RetrySettings",
@@ -106,6 +107,20 @@ class BufferSettings(_Strict):
                              "<state_dir>/buffers/<pipeline>).")
 
 
+class ChildSettings(_Strict):
+    """How a child pipeline (``parent:`` set to another data type) is run for each parent record."""
+
+    start: Literal["after_parent", "streaming"] = Field(
+        default="after_parent", description="after_parent: once the parent run has completed; streaming: as soon "
+                                            "as each parent record is delivered.")
+    concurrency: int = Field(default=4, ge=1, description="Child runs of this pipeline at the same time.")
+    retries: int = Field(default=2, ge=0, description="Extra attempts of a failed child run.")
+    retry_delay: float = Field(default=1.0, ge=0, description="Seconds before the first retry (doubles each time).")
+    parameters: dict[str, str] | None = Field(
+        default=None, description="Parameter name -> parent field (dotted path). Default: every top-level field "
+                                  "of the parent record, by its own name.")
+
+
 class PipelineHeader(_Strict):
     """Top-level keys of a pipeline file (both formats)."""
 
@@ -115,6 +130,12 @@ class PipelineHeader(_Strict):
     type: Literal["pipeline", "actor"] = "pipeline"
     settings: Settings = Field(default_factory=Settings)
     delivery: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    data_type: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]+$",
+                                  description="The data type this pipeline produces.")
+    parent: str | None = Field(default=None, description="A data type or a pipeline name this pipeline depends on.")
+    child: ChildSettings | None = None
+    data_output: str | None = Field(default=None, description="The component whose records are this pipeline's "
+                                    "data type (default: what its sinks receive).")
     supervision: SupervisionSettings | None = None
     sources: dict[str, Any] | None = None
     transforms: dict[str, Any] | None = None

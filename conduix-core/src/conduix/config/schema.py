@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model
 from pydantic.json_schema import models_json_schema
 
-from conduix.config.model import Settings, SupervisionSettings
+from conduix.config.model import ChildSettings, Settings, SupervisionSettings
 from conduix.plugins import get_plugin_host
 from conduix.registry import ComponentRegistry
 
@@ -17,7 +17,8 @@ __all__ = ["pipeline_json_schema"]
 def pipeline_json_schema(registry: ComponentRegistry | None = None) -> dict[str, Any]:
     registry = registry or get_plugin_host().registry
     entries = []
-    models: list[tuple[type[BaseModel], Literal["validation"]]] = [(Settings, "validation"), (SupervisionSettings, "validation")]
+    models: list[tuple[type[BaseModel], Literal["validation"]]] = [
+        (Settings, "validation"), (SupervisionSettings, "validation"), (ChildSettings, "validation")]
     for entry in registry.entries():
         try:
             cls = entry.load()
@@ -53,6 +54,10 @@ def pipeline_json_schema(registry: ComponentRegistry | None = None) -> dict[str,
             "description": {"type": "string"},
             "type": {"enum": ["pipeline", "actor"]},
             "delivery": {"enum": ["at_least_once", "exactly_once"]},
+            "data_type": {"type": "string"},
+            "parent": {"type": "string"},
+            "data_output": {"type": "string"},
+            "child": refs[(ChildSettings, "validation")],
             "settings": refs[(Settings, "validation")],
             "supervision": refs[(SupervisionSettings, "validation")],
             "sources": section("source"),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conduix.components import ComponentConfig, Context
-from conduix.config.model import BufferSettings, ComponentPolicy, Settings, SupervisionSettings
+from conduix.config.model import BufferSettings, ChildSettings, ComponentPolicy, Settings, SupervisionSettings
 from conduix.registry import Kind
 
 __all__ = ["ComponentSpec", "InputRef", "PipelineSpec", "SupervisionNode"]
@@ -68,6 +68,22 @@ class PipelineSpec:
     file: str | None = None
     warnings: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+    data_type: str | None = None
+    parent: str | None = None
+    child: ChildSettings = field(default_factory=lambda: ChildSettings())
+    data_output: str | None = None
+
+    def data_inputs(self) -> list[InputRef]:
+        """Where the records of this pipeline's data type come from: ``data_output``, else its sinks' inputs."""
+        if self.data_output is not None:
+            return [InputRef(self.data_output)]
+        seen: list[InputRef] = []
+        for sink in self.of_kind("sink"):
+            for ref in sink.inputs:
+                if ref not in seen and ref.output != "dead_letter":
+                    seen.append(ref)
+        return seen
 
     def of_kind(self, kind: Kind) -> list[ComponentSpec]:
         return [c for c in self.components.values() if c.kind == kind]

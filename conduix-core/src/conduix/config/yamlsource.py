@@ -108,11 +108,16 @@ def load_yaml(text: str, file: str | None = None) -> Located:
     return doc
 
 
-_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
+_VAR = re.compile(r"\$\$|\$\{((?:params\.)?[A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 
 
-def interpolate(doc: Located, env: Mapping[str, str] | None = None) -> None:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string value; ``$$`` is a literal ``$``."""
+def interpolate(doc: Located, env: Mapping[str, str] | None = None,
+                params: Mapping[str, Any] | None = None) -> None:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string value; ``$$`` is a literal ``$``.
+
+    ``${params.NAME}`` is a run parameter (a child pipeline's parent record fields); with ``params``
+    None (validating, not running) it is left as written.
+    """
     environ = os.environ if env is None else env
 
     def walk(value: Any, path: Path) -> Any:
@@ -125,6 +130,17 @@ def interpolate(doc: Located, env: Mapping[str, str] | None = None) -> None:
                 if match.group(0) == "$$":
                     return "$"
                 name, default = match.group(1), match.group(2)
+                if name.startswith("params."):
+                    if params is None:
+                        return match.group(0)
+                    key = name[len("params."):]
+                    if key in params and params[key] is not None:
+                        return str(params[key])
+                    if default is not None:
+                        return default
+                    raise doc.error(f"run parameter {key!r} is not set", path,
+                                    hint=f"known parameters: {', '.join(sorted(params)) or 'none'}; or give a "
+                                         f"default: ${{params.{key}:-value}}")
                 if name in environ and (environ[name] != "" or default is None):
                     return environ[name]
                 if default is not None:

@@ -58,10 +58,12 @@ class PipelineRun:
 
     def __init__(self, spec: PipelineSpec, *, state_dir: str | Path | None = None,
                  parameters: dict[str, Any] | None = None, hooks: pluggy.PluginManager | None = None,
+                 services: dict[str, Any] | None = None, run_id: str | None = None,
                  checkpoints: Any = None,
                  on_checkpoint: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.spec = spec
-        self.run_id = uuid.uuid4().hex[:12]
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.services = services or {}
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
         self.parameters = parameters or {}
         self.hooks = hooks
@@ -89,7 +91,7 @@ class PipelineRun:
         for cspec in spec.topological():
             context = Context(component_id=cspec.id, pipeline=spec.name, state_dir=self.state_dir,
                               batch_size=settings.batch_size, parameters=self.parameters,
-                              delivery=spec.delivery)
+                              delivery=spec.delivery, services=self.services, run_id=self.run_id)
             component = cspec.build(context)
             stats = ComponentStats(cspec.id, cspec.kind, cspec.type_name)
             node: Node
