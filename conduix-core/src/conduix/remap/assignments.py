@@ -61,8 +61,8 @@ class AssignmentCompiler:
                 def set_var(c: list[Any], v: Any) -> None:
                     c[2][name] = v
                 return set_var
-            if name not in self.state.variables:
-                self.state.variables[name] = kinds("object", "array")
+            # whatever it held, the variable now holds the object or array the path was written into
+            self.state.variables[name] = kinds("array") if type(segs[0]) is int else kinds("object")
             key: Key = ("var", name, *segs)
             self.state.forget_below(key)
             self.state.paths[key] = value_kinds
@@ -104,7 +104,7 @@ class AssignmentCompiler:
     def _needs_copy(self, node: n.Node, value_kinds: Kinds) -> bool:
         if value_kinds is not None and not (value_kinds & {"array", "object"}):
             return False
-        if isinstance(node, (n.Literal, n.Binary, n.Unary)):
+        if isinstance(node, (n.Literal, n.Unary)):
             return False
         if isinstance(node, n.Call):
             spec = self.functions.get(node.name)

@@ -80,8 +80,12 @@ def call_closure(spec: FunctionSpec, fns: list[Fn], consts: list[Any], is_const:
         fast = spec.fast(rest) if spec.fast is not None else None
         if fast is IDENTITY and check is not None:
             return _checked_identity(name, fns[0], check, field, line, column), False
+        foreign, error_prefix = spec.fast_raises
         if fast is not None and fast is not IDENTITY:
-            impl, rest = fast, ()
+            if store is not None and check is not None:
+                return _checked_store(fast, name, fns[0], check, field, store, locate, line, column,
+                                      foreign, error_prefix), True
+            impl, rest = (_translating(fast, foreign, error_prefix) if foreign else fast), ()
         if store is not None and check is not None and not rest:
             return _checked_store(impl, name, fns[0], check, field, store, locate, line, column), True
         return _one_dynamic(impl, name, fns[0], rest, check, field, locate, line, column), False
@@ -121,10 +125,30 @@ def _checked_identity(name: str, a0: Fn, check: Check, field: str | None, line: 
     return identity
 
 
+def _translating(impl: Callable[[Any], Any], foreign: tuple[type[BaseException], ...],
+                 prefix: str) -> Callable[[Any], Any]:
+    def translated(value: Any) -> Any:
+        try:
+            return impl(value)
+        except foreign as exc:
+            raise ExprError(f"{prefix}{exc}") from None
+    return translated
+
+
 def _checked_store(impl: Callable[..., Any], name: str, a0: Fn, check: Check, field: str | None, store: str,
-                   locate: Callable[[ExprError], None], line: int, column: int) -> Fn:
-    """``.store = impl(checked argument)`` (``. = ...`` when ``store`` is empty) in one closure."""
+                   locate: Callable[[ExprError], None], line: int, column: int,
+                   foreign: tuple[type[BaseException], ...] = (), prefix: str = "") -> Fn:
+    """``.store = impl(checked argument)`` (``. = ...`` when ``store`` is empty) in one closure.
+
+    ``foreign`` exceptions raised by ``impl`` become remap errors with ``prefix``.
+    """
     types, text = check[1], check[2]
+
+    def foreign_error(exc: BaseException) -> ExprError:
+        error = ExprError(f"{prefix}{exc}")
+        locate(error)
+        return error
+
     if store:
         def field_to_field(c: list[Any]) -> Any:
             v = c[0].get(field) if field is not None else a0(c)
@@ -134,6 +158,8 @@ def _checked_store(impl: Callable[..., Any], name: str, a0: Fn, check: Check, fi
                 except ExprError as exc:
                     locate(exc)
                     raise
+                except foreign as exc:
+                    raise foreign_error(exc) from None
                 c[0][store] = result
                 return result
             raise _type_error(text, v, name, line, column)
@@ -147,6 +173,8 @@ def _checked_store(impl: Callable[..., Any], name: str, a0: Fn, check: Check, fi
             except ExprError as exc:
                 locate(exc)
                 raise
+            except foreign as exc:
+                raise foreign_error(exc) from None
             if type(result) is not dict:
                 raise ExprError(f"the event root must be an object, got {kind_of(result)}", line, column)
             c[0] = result

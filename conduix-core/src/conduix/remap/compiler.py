@@ -26,7 +26,7 @@ from conduix.remap.calls import PathRef, call_closure, path_call
 from conduix.remap.functions import function_table
 from conduix.remap.functions.spec import PYTHON_TYPES, FunctionSpec
 from conduix.remap.operators import binary, binary_kinds, unary
-from conduix.remap.paths import get_path
+from conduix.remap.paths import clone, get_path
 from conduix.remap.static import Key, StaticState, union_kinds
 from conduix.remap.values import LENIENT, ExprError, Kinds, kind_of, kinds
 
@@ -377,7 +377,8 @@ class _Compiler(AssignmentCompiler):
             def run(*values: Any) -> Any:
                 for name, value in zip(names, values):
                     if name is not None:
-                        variables[name] = value
+                        # a copy, so that changing the parameter never changes the collection (VRL values)
+                        variables[name] = clone(value) if type(value) in _CONTAINERS else value
                 return body(c)
             return run
         return bind

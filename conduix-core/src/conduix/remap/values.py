@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 __all__ = [
     "ANY",
     "KIND_DEFAULTS",
     "LENIENT",
+    "UTC",
     "ExprError",
     "Kinds",
     "compare",
@@ -30,7 +31,6 @@ __all__ = [
 ]
 
 UTC = timezone.utc
-Pattern = re.Pattern
 
 Kinds = frozenset[str] | None
 """A static type: the set of kind names a value may have, or ``None`` for any kind."""
@@ -147,8 +147,6 @@ def parse_rfc3339(text: str) -> datetime:
     micro = int((frac or "0")[:6].ljust(6, "0"))
     value = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=UTC)
     if not zulu:
-        from datetime import timedelta
-
         offset = timedelta(hours=int(oh), minutes=int(om))
         value = value - offset if sign == "+" else value + offset
     return value

@@ -144,7 +144,7 @@ class SupervisionSystem:
             )
         if reply.process_group != os.getpgid(0):
             self._process_groups.add(reply.process_group)
-        tree = SupervisionTree(asys, root, spec, ask_timeout=self.ask_timeout)
+        tree = SupervisionTree(asys, root, spec, ask_timeout=self.ask_timeout, root_pid=reply.pid)
         self.trees.append(tree)
         return tree
 

@@ -8,6 +8,9 @@ and at most ``checkpoint_every`` duplicates per crash. Every start and stop is
 appended to ``<directory>/events.log`` (``start <worker_id> <pid> <resume_from>``)
 so tests can check which workers restarted, and in which order.
 
+``spin=N`` burns CPU for each record (a CPU-bound stage), ``interval=0`` writes
+as fast as it can: together they show one worker process per core scaling.
+
 Failure injection: ``fail_at=N`` fails once record ``N`` is written, either by
 raising in the task thread (``fail_mode="raise"``) or by blocking in
 ``status()`` so the worker stops answering heartbeats (``fail_mode="hang"``).
@@ -34,7 +37,7 @@ class SequenceTask:
     def __init__(self, worker_id: str, directory: str | os.PathLike[str], *, interval: float = 0.005,
                  checkpoint_every: int = 10, fail_at: int | None = None,
                  fail_mode: Literal["raise", "hang"] = "raise", fail_once: bool = False,
-                 fail_while: str | None = None, limit: int | None = None) -> None:
+                 fail_while: str | None = None, limit: int | None = None, spin: int = 0) -> None:
         self.worker_id = worker_id
         self.directory = Path(directory)
         self.interval = interval
@@ -44,6 +47,7 @@ class SequenceTask:
         self.fail_once = fail_once
         self.fail_while = fail_while
         self.limit = limit
+        self.spin = spin
         self.store = FileCheckpointStore(self.directory / "checkpoints")
         self.error: BaseException | None = None
         self.next = 0
@@ -91,11 +95,14 @@ class SequenceTask:
                             self._stop.wait()
                             return
                         raise RuntimeError(f"{self.worker_id}: injected failure at record {self.next}")
+                    if self.spin:
+                        _burn(self.spin)
                     out.write(f"{self.next}\n")
                     self.next += 1
                     if self.next % self.checkpoint_every == 0:
                         self._checkpoint()
-                    time.sleep(self.interval)
+                    if self.interval:
+                        time.sleep(self.interval)
             self._checkpoint()
             self._event(f"stop {self.worker_id} {os.getpid()} {self.next}")
         except BaseException as exc:
@@ -112,6 +119,14 @@ class SequenceTask:
         if self._hang.is_set():
             threading.Event().wait()  # a deadlocked task: the worker stops answering
         return {"next": self.next, "resumed_from": self.resumed_from}
+
+
+def _burn(iterations: int) -> int:
+    """CPU-bound work standing in for an expensive stage (``spin`` iterations per record)."""
+    total = 0
+    for i in range(iterations):
+        total += i * i % 7
+    return total
 
 
 def sequence_task(**kwargs: Any) -> SequenceTask:

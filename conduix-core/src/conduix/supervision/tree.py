@@ -9,6 +9,7 @@ from typing import Any
 from thespian.actors import ActorAddress, ActorSystem
 
 from conduix.errors import SupervisionError
+from conduix.supervision._process import process_alive, process_start_time
 from conduix.supervision.messages import PauseRequest, ResumeRequest, StatusReply, StatusRequest, Stopped, StopRequest
 from conduix.supervision.spec import SupervisorSpec
 
@@ -27,15 +28,28 @@ class SupervisionTree:
     """
 
     def __init__(self, asys: ActorSystem, root: ActorAddress, spec: SupervisorSpec, *,
-                 ask_timeout: float = 10.0) -> None:
+                 ask_timeout: float = 10.0, root_pid: int | None = None) -> None:
         self._asys = asys
         self.root = root
         self.spec = spec
         self.ask_timeout = ask_timeout
         self.stopped = False
+        self.root_pid = root_pid
+        self._root_start = process_start_time(root_pid) if root_pid is not None else None
+
+    def root_alive(self) -> bool:
+        """Whether the root supervisor's process still runs (nothing restarts it: the run has failed)."""
+        if self.root_pid is None or self._root_start is None:
+            return True
+        return process_alive(self.root_pid, self._root_start)
 
     def _ask(self, message: Any, timeout: float | None = None) -> Any:
         timeout = self.ask_timeout if timeout is None else timeout
+        if not self.root_alive():
+            raise SupervisionError(
+                f"the root supervisor of tree {self.spec.id!r} (process {self.root_pid}) is gone; "
+                "its workers died with it: restart the run, it resumes from the checkpoints"
+            )
         reply = self._asys.ask(self.root, message, timeout)
         if reply is None:
             raise SupervisionError(

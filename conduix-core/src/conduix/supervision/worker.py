@@ -164,6 +164,8 @@ class Worker(Actor):
             task.stop()
             if not task.join(self.spec.stop_timeout):
                 logger.warning("worker %s: task did not stop within %.1f s", self._id, self.spec.stop_timeout)
+            elif task.error is not None and self.state != "failed":
+                logger.error("worker %s: task failed while stopping: %s", self._id, _describe(task.error))
         except Exception:
             logger.exception("worker %s: stopping its task failed", self._id)
 

@@ -91,14 +91,21 @@ def encode_key_value(value: dict[str, Any], fields_ordering: list[Any], key_valu
         item = flat[key]
         if type(item) is bool and flatten_boolean:
             if item:
-                parts.append(_quote(key, key_value_delimiter, field_delimiter))
+                parts.append(_quote(key))
             continue
-        text = _quote(_kv_text(item), key_value_delimiter, field_delimiter)
-        parts.append(f"{_quote(key, key_value_delimiter, field_delimiter)}{key_value_delimiter}{text}")
+        text = _quote(_kv_text(item))
+        parts.append(f"{_quote(key)}{key_value_delimiter}{text}")
     return field_delimiter.join(parts)
 
 
-def _quote(text: str, kv_delim: str, field_delim: str) -> str:
+@function(FUNCTIONS, "encode_logfmt", Param("value", kinds("object")), opt("fields_ordering", kinds("array"), ()),
+          returns=S, example='encode_logfmt({"lvl": "info", "msg": "hi there"}) == "lvl=info msg=\\"hi there\\""')
+def encode_logfmt(value: dict[str, Any], fields_ordering: list[Any]) -> str:
+    """Encode an object as logfmt: ``encode_key_value`` with its default delimiters."""
+    return encode_key_value(value, fields_ordering, "=", " ", False)
+
+
+def _quote(text: str) -> str:
     if text == "" or '"' in text or any(ch.isspace() for ch in text):
         escaped = text.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{escaped}"'

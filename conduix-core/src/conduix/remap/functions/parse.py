@@ -92,7 +92,8 @@ def _depth_limited(text: str, pos: int, depth: int) -> tuple[Any, int]:
 
 @function(FUNCTIONS, "parse_json", Param("value", S), opt("max_depth", kinds("integer"), None),
           opt("lossy", B, True), returns=JSON_KINDS, fallible=True,
-          fast=lambda rest: _parse_json_plain if rest[0] is None else None,
+          fast=lambda rest: orjson.loads if rest[0] is None else None,
+          fast_raises=((orjson.JSONDecodeError,), "unable to parse json: "),
           example='parse_json!("{\\"key\\": \\"val\\"}") == {"key": "val"}')
 def parse_json(value: str, max_depth: int | None, lossy: bool) -> Any:
     """Parse JSON text; with ``max_depth``, containers deeper than that are kept as their JSON text."""
@@ -105,13 +106,6 @@ def parse_json(value: str, max_depth: int | None, lossy: bool) -> Any:
             raise ExprError("max_depth value should be between 1 and 128")
         result = _depth_limited(value, 0, max_depth)[0]
     return result
-
-
-def _parse_json_plain(value: str) -> Any:
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise ExprError(f"unable to parse json: {exc}") from None
 
 
 def _quoted(text: str, pos: int) -> tuple[str, int]:
@@ -194,6 +188,13 @@ def parse_key_value(value: str, key_value_delimiter: str, field_delimiter: str, 
         else:
             out[key] = item
     return out
+
+
+@function(FUNCTIONS, "parse_logfmt", Param("value", S), returns=OBJ, fallible=True,
+          example='parse_logfmt!("level=info msg=\\"hi there\\"") == {"level": "info", "msg": "hi there"}')
+def parse_logfmt(value: str) -> dict[str, Any]:
+    """Parse logfmt: ``parse_key_value`` with its default delimiters."""
+    return parse_key_value(value, "=", " ", "lenient", True)
 
 
 def _captures(match: re.Match[str], numeric_groups: bool) -> dict[str, Any]:

@@ -72,6 +72,9 @@ class FunctionSpec:
     fast: Callable[[tuple[Any, ...]], Callable[[Any], Any] | None] | None = None
     """Given the constant values of the other arguments, a one-argument implementation (or None).
     It may return :data:`IDENTITY` when the checked argument is the result (``int!(.x)``)."""
+    fast_raises: tuple[tuple[type[BaseException], ...], str] = ((), "")
+    """Library exceptions the ``fast`` implementation raises, and the message prefix that turns them into
+    remap errors at the call site (so a library call like ``orjson.loads`` needs no Python wrapper)."""
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -88,14 +91,15 @@ def opt(name: str, kinds: Kinds = None, default: Any = None) -> Param:
 def function(table: list[FunctionSpec], name: str, *params: Param, fallible: bool = False,
              returns: Kinds = None, closure: tuple[Kinds, ...] | None = None, path_arg: bool = False,
              fresh: bool = True, summary: str = "", example: str = "", fallible_unless: Kinds = None,
-             fast: Callable[[tuple[Any, ...]], Callable[[Any], Any] | None] | None = None
+             fast: Callable[[tuple[Any, ...]], Callable[[Any], Any] | None] | None = None,
+             fast_raises: tuple[tuple[type[BaseException], ...], str] = ((), "")
              ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: describe ``impl`` as the remap function ``name`` and append it to ``table``."""
 
     def register(impl: Callable[..., Any]) -> Callable[..., Any]:
         table.append(FunctionSpec(name, tuple(params), impl, fallible, returns, closure, path_arg, fresh,
                                   summary or (impl.__doc__ or "").strip().split("\n")[0], example,
-                                  fallible_unless, fast))
+                                  fallible_unless, fast, fast_raises))
         return impl
 
     return register

@@ -199,3 +199,34 @@ def format_timestamp(value: datetime, format: str, timezone: str | None) -> str:
 def parse_timestamp(value: str, format: str, timezone: str | None) -> datetime:
     """Parse a string into a timestamp with a chrono format string."""
     return parse_with_format(value, format, zone(timezone))
+
+
+_UNITS = {"seconds": 1, "milliseconds": 1_000, "microseconds": 1_000_000, "nanoseconds": 1_000_000_000}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _unit(unit: str) -> int:
+    per_second = _UNITS.get(unit)
+    if per_second is None:
+        raise ExprError(f"invalid unit {unit!r}, expected one of {', '.join(_UNITS)}")
+    return per_second
+
+
+@function(FUNCTIONS, "from_unix_timestamp", Param("value", kinds("integer")), opt("unit", S, "seconds"),
+          returns=T, fallible=True, example="from_unix_timestamp!(5) == t'1970-01-01T00:00:05Z'")
+def from_unix_timestamp(value: int, unit: str) -> datetime:
+    """The timestamp ``value`` seconds (or ``unit``) after the Unix epoch."""
+    per_second = _unit(unit)
+    try:
+        return _EPOCH + timedelta(microseconds=value * 1_000_000 // per_second)
+    except OverflowError:
+        raise ExprError(f"timestamp {value} {unit} is out of range") from None
+
+
+@function(FUNCTIONS, "to_unix_timestamp", Param("value", T), opt("unit", S, "seconds"),
+          returns=kinds("integer"), example="to_unix_timestamp(t'2021-01-01T00:00:00Z') == 1609459200")
+def to_unix_timestamp(value: datetime, unit: str) -> int:
+    """The number of seconds (or ``unit``) since the Unix epoch."""
+    delta = value - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return micros * _unit(unit) // 1_000_000

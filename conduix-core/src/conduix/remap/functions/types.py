@@ -170,6 +170,7 @@ _asserter("float", "float", "float!(0.5) == 0.5")
 _asserter("boolean", "bool", "bool!(true) == true")
 _asserter("object", "object", 'object!({"a": 1}) == {"a": 1}')
 _asserter("array", "array", "array!([1, 2]) == [1, 2]")
+_asserter("timestamp", "timestamp", "timestamp!(t'2021-03-26T16:00:00Z') == t'2021-03-26T16:00:00Z'")
 
 
 def _tester(kind: str, name: str) -> None:
@@ -185,3 +186,18 @@ for _kind, _name in (("string", "is_string"), ("integer", "is_integer"), ("float
                      ("boolean", "is_boolean"), ("null", "is_null"), ("array", "is_array"),
                      ("object", "is_object"), ("timestamp", "is_timestamp"), ("regex", "is_regex")):
     _tester(_kind, _name)
+
+
+@function(FUNCTIONS, "is_empty", Param("value", kinds("string", "object", "array")), returns=kinds("boolean"),
+          example='is_empty([]) == true')
+def is_empty(value: str | list[Any] | dict[str, Any]) -> bool:
+    """Whether a string, object or array has a length of 0."""
+    return len(value) == 0
+
+
+@function(FUNCTIONS, "is_nullish", Param("value"), returns=kinds("boolean"), example='is_nullish("-") == true')
+def is_nullish(value: Any) -> bool:
+    """Whether the value is null, ``"-"``, or a string of only whitespace (empty included)."""
+    if value is None:
+        return True
+    return type(value) is str and (value == "-" or value.strip() == "")
