@@ -47,6 +47,9 @@ class Context:
     parameters: dict[str, Any] = field(default_factory=dict)
     delivery: str = "at_least_once"
     """``at_least_once`` or ``exactly_once`` (the pipeline's ``delivery:`` key)."""
+    slice_index: int = 0
+    """Which slice of the pipeline this is (``settings.workers`` slices run as separate workers)."""
+    slice_count: int = 1
     services: dict[str, Any] = field(default_factory=dict)
     """What the process running the pipeline offers components, e.g. ``request_child`` in a project run."""
     run_id: str | None = None

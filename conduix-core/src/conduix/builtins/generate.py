@@ -58,6 +58,8 @@ class GenerateSource(Source[GenerateConfig]):
         self._first = self.next_seq
 
     def read(self, max_records: int) -> Batch | None:
+        if self.context.slice_count > 1:
+            return self._read_slice(max_records)
         cfg = self.config
         start = self.next_seq
         n = max_records
@@ -87,6 +89,26 @@ class GenerateSource(Source[GenerateConfig]):
                     record[field] = seq
         self.next_seq = start + n
         return Batch(records, position=(start, start + n))
+
+    def _read_slice(self, max_records: int) -> Batch | None:
+        """Slice i of n makes the records whose sequence number is i modulo n; positions count its own."""
+        cfg, index, count = self.config, self.context.slice_index, self.context.slice_count
+        start = self.next_seq
+        stop = start + max_records
+        if cfg.count is not None:
+            stop = min(stop, -(-(cfg.count - index) // count))  # records of this slice below count
+            if stop <= start:
+                return None
+        templates, field = self._templates, cfg.sequence_field
+        records = []
+        for k in range(start, stop):
+            seq = k * count + index
+            record = dict(templates[seq % len(templates)])
+            if field is not None:
+                record[field] = seq
+            records.append(record)
+        self.next_seq = stop
+        return Batch(records, position=(start, stop))
 
     def acknowledge(self, position: Any) -> None:
         self.tracker.acknowledge(*position)

@@ -67,17 +67,27 @@ def _summary(result: RunResult) -> str:
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="Serve /metrics (Prometheus), /health, /ready, /status and /tap on this port (0: any free one).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
+@click.option("--supervised/--in-process", default=None,
+              help="Run each slice as a supervised worker process (default: when the pipeline has a "
+                   "supervision tree, a 'supervision:' block or settings.workers > 1).")
+@click.option("--admin-port", type=click.IntRange(1, 65535), default=None,
+              help="Port of the actor system's admin (default: a free port).")
 def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool, metrics_port: int | None,
-            metrics_host: str) -> None:
+            metrics_host: str, supervised: bool | None, admin_port: int | None) -> None:
     """Run the pipeline in FILE until its sources end or it is stopped (Ctrl-C / SIGTERM).
 
-    Exit codes: 0 succeeded, 1 the run failed, 2 bad config or usage.
+    Exit codes: 0 succeeded, 1 the run failed (or its supervisor gave up), 2 bad config or usage.
     """
     pipeline = Pipeline.from_yaml(file)
     for warning in pipeline.spec.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     if progress is None:
         progress = sys.stderr.isatty()
+    from conduix.runtime.supervised import wants_supervision
+
+    if supervised or (supervised is None and wants_supervision(pipeline.spec)):
+        _run_supervised(pipeline, state_dir, as_json, admin_port)
+        return
     run = pipeline.create_run(state_dir=state_dir)
     telemetry, server = _observability(pipeline, run, metrics_port, metrics_host)
     restore = install_signal_handlers(run)
@@ -104,6 +114,43 @@ def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool, m
         click.echo(f"pipeline {result.pipeline}: {result.status} in {result.duration:.2f}s", err=True)
     if not result.ok:
         click.secho(f"error: {result.error}", fg="red", err=True)
+        sys.exit(1)
+
+
+def _run_supervised(pipeline: Pipeline, state_dir: Path, as_json: bool, admin_port: int | None) -> None:
+    import signal
+    import threading
+
+    from conduix.runtime.supervised import run_supervised
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    last_report = [0.0]
+
+    def report(status: dict[str, Any]) -> None:
+        if time.monotonic() - last_report[0] >= 5 and sys.stderr.isatty():
+            last_report[0] = time.monotonic()
+            click.echo(f"supervision: {status.get('state')}, restarts {status.get('restarts', 0)}", err=True)
+
+    result = run_supervised(pipeline.spec, state_dir=state_dir, admin_port=admin_port, stop_requested=stop.is_set,
+                            on_status=report)
+    summary = {"pipeline": result.pipeline, "status": result.status, "reason": result.reason,
+               "duration": round(result.duration, 3), "restarts": result.restarts(),
+               "workers": {wid: {"state": w.get("state"), "restarts": w.get("restarts", 0),
+                                 "components": (w.get("task") or {}).get("components", {})}
+                           for wid, w in result.workers().items()}}
+    if as_json:
+        click.echo(orjson.dumps(summary).decode(), err=True)
+    else:
+        click.echo(f"pipeline {result.pipeline}: {result.status} in {result.duration:.2f}s "
+                   f"({len(summary['workers'])} workers, {summary['restarts']} restarts)", err=True)
+    if not result.ok:
+        click.secho(f"error: pipeline {result.pipeline} {result.status}: {result.reason}", fg="red", err=True)
         sys.exit(1)
 
 

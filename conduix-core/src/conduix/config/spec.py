@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conduix.components import ComponentConfig, Context
@@ -73,6 +73,19 @@ class PipelineSpec:
     parent: str | None = None
     child: ChildSettings = field(default_factory=lambda: ChildSettings())
     data_output: str | None = None
+
+    def subset(self, source_ids: list[str]) -> PipelineSpec:
+        """The part of the pipeline fed by ``source_ids``: those sources and everything downstream of them
+        (inputs from outside the part are left out)."""
+        keep = set(source_ids)
+        for spec in self.topological():
+            if any(ref.component in keep for ref in spec.inputs):
+                keep.add(spec.id)
+        components = {}
+        for cid, spec in self.components.items():
+            if cid in keep:
+                components[cid] = replace(spec, inputs=[ref for ref in spec.inputs if ref.component in keep])
+        return replace(self, components=components)
 
     def data_inputs(self) -> list[InputRef]:
         """Where the records of this pipeline's data type come from: ``data_output``, else its sinks' inputs."""

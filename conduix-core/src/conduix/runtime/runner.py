@@ -59,11 +59,14 @@ class PipelineRun:
     def __init__(self, spec: PipelineSpec, *, state_dir: str | Path | None = None,
                  parameters: dict[str, Any] | None = None, hooks: pluggy.PluginManager | None = None,
                  services: dict[str, Any] | None = None, run_id: str | None = None,
+                 checkpoint_id: str | None = None, slice_index: int = 0, slice_count: int = 1,
                  checkpoints: Any = None,
                  on_checkpoint: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.spec = spec
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.services = services or {}
+        self.checkpoint_id = checkpoint_id or spec.name
+        self.slice_index, self.slice_count = slice_index, slice_count
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
         self.parameters = parameters or {}
         self.hooks = hooks
@@ -91,7 +94,8 @@ class PipelineRun:
         for cspec in spec.topological():
             context = Context(component_id=cspec.id, pipeline=spec.name, state_dir=self.state_dir,
                               batch_size=settings.batch_size, parameters=self.parameters,
-                              delivery=spec.delivery, services=self.services, run_id=self.run_id)
+                              delivery=spec.delivery, services=self.services, run_id=self.run_id,
+                              slice_index=self.slice_index, slice_count=self.slice_count)
             component = cspec.build(context)
             stats = ComponentStats(cspec.id, cspec.kind, cspec.type_name)
             node: Node
@@ -129,7 +133,7 @@ class PipelineRun:
     def _load_checkpoint(self) -> dict[str, Any]:
         if self.checkpoints is None:
             return {}
-        return self.checkpoints.load(self.spec.name) or {}
+        return self.checkpoints.load(self.checkpoint_id) or {}
 
     def _checkpoint(self, source_id: str, state: dict[str, Any]) -> None:
         if self._on_checkpoint is not None:
@@ -149,12 +153,12 @@ class PipelineRun:
         assert self.checkpoints is not None
         with self._checkpoint_lock:  # sources checkpoint from their own threads
             now = time.time()
-            current = self.checkpoints.load(self.spec.name) or {"pipeline": self.spec.name, "sources": {}}
+            current = self.checkpoints.load(self.checkpoint_id) or {"pipeline": self.spec.name, "sources": {}}
             current.setdefault("sources", {})[source_id] = {"timestamp": now, "position": state}
             current["timestamp"] = now
             current["processed_count"] = sum(
                 n.stats.acknowledged for n in self.nodes.values() if isinstance(n, SourceNode))
-            self.checkpoints.save(self.spec.name, current)
+            self.checkpoints.save(self.checkpoint_id, current)
 
     def attach_telemetry(self, telemetry: Any) -> None:
         """Have ``telemetry`` time batches and trace them (metrics read the counters by themselves)."""
