@@ -139,7 +139,7 @@ def _run_supervised(pipeline: Pipeline, state_dir: Path, as_json: bool, admin_po
 
     result = run_supervised(pipeline.spec, state_dir=state_dir, admin_port=admin_port, stop_requested=stop.is_set,
                             on_status=report)
-    summary = {"pipeline": result.pipeline, "status": result.status, "reason": result.reason,
+    summary: dict[str, Any] = {"pipeline": result.pipeline, "status": result.status, "reason": result.reason,
                "duration": round(result.duration, 3), "restarts": result.restarts(),
                "workers": {wid: {"state": w.get("state"), "restarts": w.get("restarts", 0),
                                  "components": (w.get("task") or {}).get("components", {})}
