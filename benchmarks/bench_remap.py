@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import orjson
+
 from conduix.remap import compile as compile_remap
 
 PROGRAM = ". = parse_json!(.message); .level = upcase!(.level); del(.debug); .ok = int!(.status) < 400"

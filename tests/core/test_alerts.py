@@ -8,11 +8,11 @@ import shutil
 import subprocess
 
 import yaml
+
 from conduix.config import pipeline_from_dict
 from conduix.observability import Telemetry
 from conduix.runtime import PipelineRun
 from conduix.testing import test_registry
-
 from tests.conftest import ROOT
 
 ALERTS = ROOT / "deploy" / "alerts"

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+
 from conduix import Batch, ComponentConfig, Pipeline, Sink, hookimpl
 from conduix.config import load_pipeline_text, pipeline_from_dict
 from conduix.errors import ConfigError, RetryableError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from conduix.config import load_pipeline_text
 from conduix.errors import ConfigError
 from conduix.testing import test_registry

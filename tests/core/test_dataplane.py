@@ -7,12 +7,13 @@ import time
 from typing import Any
 
 import pytest
+from pydantic import Field
+
 from conduix import Batch, ComponentConfig, Emit, Pipeline, Sink, Stage, hookimpl
 from conduix.config import pipeline_from_dict
 from conduix.errors import ComponentError
 from conduix.runtime import PipelineRun
 from conduix.testing import run_pipeline, test_registry
-from pydantic import Field
 
 GATE = threading.Event()
 

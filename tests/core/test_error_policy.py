@@ -8,12 +8,12 @@ import textwrap
 from typing import Any
 
 import pytest
+
 from conduix import Batch, ComponentConfig, Emit, Sink, Stage, hookimpl
 from conduix.components import Rejected
 from conduix.config import load_pipeline_text
 from conduix.errors import ComponentError, ConfigError, RetryableError
 from conduix.testing import run_pipeline, test_registry
-
 from tests.conftest import conduix
 
 

@@ -12,14 +12,14 @@ import time
 from typing import Any
 
 import httpx
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from conduix import Batch, ComponentConfig, Pipeline, Sink, hookimpl
 from conduix.config import TelemetrySettings, pipeline_from_dict
 from conduix.observability import Telemetry, extract_context, trace_headers
 from conduix.observability.server import ObservabilityServer
 from conduix.testing import test_registry
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
 from tests.conftest import ROOT, conduix
 
 

@@ -7,10 +7,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from conduix.errors import PluginError
 from conduix.plugins import get_plugin_host
 from conduix.registry import ComponentRegistry
-
 from tests.conftest import conduix
 
 

@@ -7,9 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from conduix.errors import ConfigError
 from conduix.project import ChildRequest, ProjectRunner, RunStore, load_project
-
 from tests.conftest import conduix
 
 

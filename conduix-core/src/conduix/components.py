@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "Batch",
-    "Rejected",
     "ComponentConfig",
     "Context",
     "Emit",
+    "Rejected",
     "Sink",
     "Source",
     "Stage",

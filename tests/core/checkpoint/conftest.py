@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from conduix.supervision import free_port
 
 SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conduix.checkpoint import FileCheckpointStore, RedisCheckpointStore
 
+from conduix.checkpoint import FileCheckpointStore, RedisCheckpointStore
 from tests.conftest import conduix
 from tests.core.checkpoint.conftest import SHARED_REDIS_URL, make_checkpoint
 

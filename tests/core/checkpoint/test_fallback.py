@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-from conduix.checkpoint import FallbackCheckpointStore, FileCheckpointStore, RedisCheckpointStore, open_store
 
+from conduix.checkpoint import FallbackCheckpointStore, FileCheckpointStore, RedisCheckpointStore, open_store
 from tests.core.checkpoint.conftest import make_checkpoint
 
 pytestmark = pytest.mark.integration("redis")

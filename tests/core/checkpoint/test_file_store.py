@@ -10,9 +10,9 @@ import sys
 import time
 
 import pytest
+
 from conduix.checkpoint import FallbackCheckpointStore, FileCheckpointStore, merge_checkpoints, open_store
 from conduix.errors import CheckpointError, ConfigError
-
 from tests.core.checkpoint.conftest import make_checkpoint
 
 

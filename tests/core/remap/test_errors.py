@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conduix.errors import ConfigError, RemapAbort, RemapCompileError, RemapError
-from conduix.remap import compile
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from conduix.errors import ConfigError, RemapAbort, RemapCompileError, RemapError
+from conduix.remap import compile
 
 
 def compile_error(source: str) -> RemapCompileError:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+
 from conduix.errors import RemapCompileError, RemapError
 from conduix.remap import compile, function_names
 

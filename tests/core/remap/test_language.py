@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conduix.errors import RemapAbort, RemapCompileError, RemapError
-from conduix.remap import compile, compile_condition
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from conduix.errors import RemapAbort, RemapCompileError, RemapError
+from conduix.remap import compile, compile_condition
 
 
 def run(source: str, event: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None

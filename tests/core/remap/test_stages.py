@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from conduix.builtins.remap_stages import FilterStage, RemapStage, RouterStage
 from conduix.components import Batch, Context
 from conduix.errors import ConfigError
 from conduix.hookspecs import hookimpl
 from conduix.registry import ComponentRegistry
 from conduix.testing import run_pipeline
-from pydantic import ValidationError
 
 
 class Collector:

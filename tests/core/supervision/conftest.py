@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conduix.supervision import BackoffSpec, SupervisionSystem, SupervisorSpec, TaskSpec, WorkerSpec, default_log_defs
 from conduix.supervision.tree import find_node
 

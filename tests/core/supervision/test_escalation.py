@@ -6,9 +6,9 @@ import re
 import time
 
 import pytest
+
 from conduix.supervision import TaskSpec, WorkerSpec
 from conduix.supervision.testing import read_events, read_sequence
-
 from tests.core.supervision.conftest import eventually, node, producing, supervisor, worker
 
 pytestmark = pytest.mark.slow

@@ -11,11 +11,11 @@ import time
 
 import psutil
 import pytest
+
 from conduix.errors import SupervisionError
 from conduix.supervision import SupervisionSystem, free_port
 from conduix.supervision._process import group_members
 from conduix.supervision.tree import iter_nodes
-
 from tests.conftest import ROOT
 from tests.core.supervision.conftest import eventually, producing, supervisor, worker
 

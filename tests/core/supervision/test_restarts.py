@@ -7,8 +7,8 @@ import signal
 
 import psutil
 import pytest
-from conduix.supervision.testing import read_sequence
 
+from conduix.supervision.testing import read_sequence
 from tests.core.supervision.conftest import eventually, node, producing, supervisor, worker
 
 pytestmark = pytest.mark.slow

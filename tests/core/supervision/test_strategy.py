@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from conduix.errors import ConfigError
 from conduix.supervision import (
     Backoff,

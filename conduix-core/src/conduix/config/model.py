@@ -13,11 +13,11 @@ from conduix.errors import ConfigError
 __all__ = [
     "BackoffSettings",
     "BufferSettings",
-    "ChildSettings",
     "CheckpointSettings",
+    "ChildSettings",
     "ComponentPolicy",
-    "RetrySettings",
     "PipelineHeader",
+    "RetrySettings",
     "Settings",
     "SupervisionSettings",
     "TelemetrySettings",

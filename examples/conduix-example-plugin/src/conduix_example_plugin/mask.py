@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from conduix import Batch, ComponentConfig, Emit, Stage
 from pydantic import Field
+
+from conduix import Batch, ComponentConfig, Emit, Stage
 
 _EMAIL = re.compile(r"([A-Za-z0-9])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
 
