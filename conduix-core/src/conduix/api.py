@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from conduix.config import PipelineSpec, load_pipeline, load_pipeline_text, pipeline_from_dict
+from conduix.paths import default_state_dir
 from conduix.plugins import PluginHost, get_plugin_host
 from conduix.runtime import PipelineRun, RunResult
-from conduix.runtime.runner import default_state_dir
 
 __all__ = ["Pipeline"]
 

@@ -10,13 +10,9 @@ from conduix.checkpoint.fallback import FallbackCheckpointStore
 from conduix.checkpoint.file import FileCheckpointStore
 from conduix.checkpoint.redis_store import RedisCheckpointStore
 from conduix.errors import ConfigError
+from conduix.paths import default_state_dir
 
 __all__ = ["default_state_dir", "open_store"]
-
-
-def default_state_dir() -> Path:
-    """``$CONDUIX_STATE_DIR``, else ``.conduix`` in the working directory."""
-    return Path(os.environ.get("CONDUIX_STATE_DIR") or ".conduix")
 
 
 def open_store(url: str | None, state_dir: str | os.PathLike[str] | None = None) -> CheckpointStore:

@@ -8,7 +8,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -484,14 +484,8 @@ class SinkNode(Node):
         sink = self.component
         sink.open()
         try:
-            ends = 0
             stats = self.stats
-            while ends < self.expected_ends:
-                item = self.get()
-                if item is END:
-                    ends += 1
-                    continue
-                batch: Batch = item
+            for batch in self._incoming():
                 stats.records_in += len(batch.records)
                 stats.batches_in += 1
                 self._write(batch)
@@ -501,6 +495,16 @@ class SinkNode(Node):
             self.end_outputs()
         finally:
             self._close()
+
+    def _incoming(self) -> Iterator[Batch]:
+        """The batches from every input, until each has sent END."""
+        ends = 0
+        while ends < self.expected_ends:
+            item = self.get()
+            if item is END:
+                ends += 1
+            else:
+                yield item
 
     def buffer_usage(self) -> tuple[int, float] | None:
         if self.buffer.type == "disk":
@@ -528,13 +532,7 @@ class SinkNode(Node):
                                   name=f"{self.name}-writer", daemon=True)
         writer.start()
         try:
-            ends = 0
-            while ends < self.expected_ends:
-                item = self.get()
-                if item is END:
-                    ends += 1
-                    continue
-                batch: Batch = item
+            for batch in self._incoming():
                 while not buf.wait_for_room(_POLL):
                     if self.buffer.when_full == "drop_newest":
                         break

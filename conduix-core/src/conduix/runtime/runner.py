@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -18,17 +17,13 @@ from conduix.components import Context
 from conduix.config.model import BufferSettings
 from conduix.config.spec import PipelineSpec
 from conduix.errors import ConduixError, PipelineError
+from conduix.paths import default_state_dir
 from conduix.runtime.nodes import Edge, Node, RunControl, SinkNode, SourceNode, StageNode
 from conduix.runtime.stats import ComponentStats
 
 __all__ = ["PipelineRun", "RunResult", "default_state_dir"]
 
 logger = logging.getLogger(__name__)
-
-
-def default_state_dir() -> Path:
-    """``CONDUIX_STATE_DIR`` or ``.conduix`` in the working directory."""
-    return Path(os.environ.get("CONDUIX_STATE_DIR") or ".conduix")
 
 
 @dataclass
