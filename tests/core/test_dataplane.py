@@ -246,3 +246,49 @@ def test_checkpoint_resumes_where_the_last_run_stopped(tmp_path):
     second = host_pipeline.run(state_dir=tmp_path, handle_signals=False)
     seen_second = [r["seq"] for r in second.components["out"].records]
     assert seen_first + seen_second == list(range(500))
+
+
+class Window(Stage[ComponentConfig]):
+    """Keeps every record until the end of input, holding their acknowledgements."""
+
+    Config = ComponentConfig
+
+    def __init__(self, config: Any, context: Any) -> None:
+        super().__init__(config, context)
+        self.kept: list[dict[str, Any]] = []
+        self.held: list[Any] = []
+
+    def process(self, batch: Batch, emit: Emit) -> None:
+        self.kept.extend(batch.records)
+        self.held.extend(batch.hold())
+
+    def finish(self, emit: Emit) -> None:
+        from conduix.components import release
+
+        emit(Batch([{"count": len(self.kept)}], acks=self.held))
+        release(self.held)
+
+
+def test_held_batches_are_acknowledged_only_when_what_holds_them_is_written():
+    GATE.clear()
+
+    class P:
+        @hookimpl
+        def conduix_register_components(self, registry):
+            registry.add_stage("window", Window)
+            registry.add_sink("slow", SlowSink)
+
+    spec = pipeline_from_dict({
+        "sources": {"in": {"type": "list", "records": records(10), "batch_size": 5}},
+        "transforms": {"w": {"type": "window", "inputs": ["in"]}},
+        "sinks": {"out": {"type": "slow", "inputs": ["w"], "wait_for_gate": True}},
+    }, registry=test_registry(P()))
+    run = PipelineRun(spec, state_dir="/tmp/conduix-test-unused").start()
+    try:
+        time.sleep(0.3)
+        assert run.nodes["in"].component.acknowledged == []  # held by the window, then by the slow sink
+    finally:
+        GATE.set()
+    assert run.join(10)
+    assert sorted(run.nodes["in"].component.acknowledged) == [(0, 5), (5, 10)]
+    assert run.nodes["out"].component.records == [{"count": 10}]

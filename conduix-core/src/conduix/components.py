@@ -24,6 +24,7 @@ __all__ = [
     "Sink",
     "Source",
     "Stage",
+    "release",
 ]
 
 
@@ -132,6 +133,18 @@ class Batch:
                      None if self.meta is None else [dict(m) for m in self.meta],
                      position=self.position, acks=self.acks, trace=self.trace)
 
+    def hold(self) -> tuple[Any, ...]:
+        """Keep this batch's source positions unacknowledged after :meth:`Stage.process` returns.
+
+        For stages that keep records across batches (windows): hold each input batch, emit the
+        result later as ``Batch(records, acks=held)`` and then :func:`release` what was held. The
+        source's checkpoint then never passes a record that is still only in the stage's memory, so
+        a crash replays it instead of losing it.
+        """
+        for token in self.acks:
+            token.add(1)
+        return self.acks
+
     def pairs(self) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         """Iterate ``(record, metadata)`` pairs."""
         if self.meta is None:
@@ -148,6 +161,12 @@ def _copy(value: Any) -> Any:
     if type(value) is list:
         return [_copy(v) for v in value]
     return value
+
+
+def release(held: Sequence[Any]) -> None:
+    """Give back what :meth:`Batch.hold` kept (after emitting a batch that carries it, or to drop it)."""
+    for token in held:
+        token.settle()
 
 
 Emit = Callable[..., None]
