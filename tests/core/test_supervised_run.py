@@ -192,3 +192,52 @@ def ours(tmp_path: Path) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
+
+
+def test_a_supervised_run_serves_restarts_and_worker_counters_as_metrics(tmp_path):
+    import re
+
+    import httpx
+
+    proc = start(tmp_path, """
+        name: watched
+        supervision: {backoff: {initial: 0.1}}
+        sources:
+          gen: {type: generate, rate: 1000}
+        sinks:
+          out: {type: blackhole, inputs: [gen]}
+    """, "--metrics-port", "0")
+    try:
+        url = None
+        deadline = time.monotonic() + 30
+        while url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            found = re.search(r"(http://\S+)/metrics", line)
+            url = found.group(1) if found else None
+        assert url
+        client = httpx.Client(timeout=5)
+
+        def eventually(check, what: str):
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
+                value = check()
+                if value:
+                    return value
+                time.sleep(0.1)
+            raise AssertionError(f"never: {what}")
+
+        eventually(lambda: client.get(f"{url}/ready").status_code == 200, "ready")
+        pid = eventually(lambda: workers(tmp_path, "watched").get("worker", {}).get("pid"), "a worker pid")
+        os.kill(pid, signal.SIGKILL)
+        def restarted_and_counting() -> bool:
+            text = client.get(f"{url}/metrics").text
+            return bool(re.search(r'conduix_restarts_total\{[^}]*component="worker"[^}]*\} 1\.0', text)
+                        and re.search(r'conduix_records_in_total\{[^}]*component="gen"[^}]*\} [1-9]', text))
+
+        eventually(restarted_and_counting, "a restart and the worker's counters in the metrics")
+        eventually(lambda: client.get(f"{url}/ready").status_code == 200, "ready again after the restart")
+        assert client.get(f"{url}/status").json()["pipelines"][0]["restarts"] == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0

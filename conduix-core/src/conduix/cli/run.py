@@ -86,7 +86,7 @@ def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool, m
     from conduix.runtime.supervised import wants_supervision
 
     if supervised or (supervised is None and wants_supervision(pipeline.spec)):
-        _run_supervised(pipeline, state_dir, as_json, admin_port)
+        _run_supervised(pipeline, state_dir, as_json, admin_port, metrics_port, metrics_host)
         return
     run = pipeline.create_run(state_dir=state_dir)
     telemetry, server = _observability(pipeline, run, metrics_port, metrics_host)
@@ -117,7 +117,8 @@ def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool, m
         sys.exit(1)
 
 
-def _run_supervised(pipeline: Pipeline, state_dir: Path, as_json: bool, admin_port: int | None) -> None:
+def _run_supervised(pipeline: Pipeline, state_dir: Path, as_json: bool, admin_port: int | None,
+                    metrics_port: int | None, metrics_host: str) -> None:
     import signal
     import threading
 
@@ -132,13 +133,28 @@ def _run_supervised(pipeline: Pipeline, state_dir: Path, as_json: bool, admin_po
         signal.signal(sig, on_signal)
     last_report = [0.0]
 
+    server = backend = None
+    if metrics_port is not None:
+        from conduix.observability.server import ObservabilityServer
+        from conduix.observability.supervised_backend import SupervisedBackend
+
+        backend = SupervisedBackend(pipeline.spec.name)
+        server = ObservabilityServer(backend, metrics_host, metrics_port).start()
+        click.echo(f"metrics: {server.url}/metrics (also /health, /ready, /status)", err=True)
+
     def report(status: dict[str, Any]) -> None:
+        if backend is not None:
+            backend.update(status)
         if time.monotonic() - last_report[0] >= 5 and sys.stderr.isatty():
             last_report[0] = time.monotonic()
             click.echo(f"supervision: {status.get('state')}, restarts {status.get('restarts', 0)}", err=True)
 
-    result = run_supervised(pipeline.spec, state_dir=state_dir, admin_port=admin_port, stop_requested=stop.is_set,
-                            on_status=report)
+    try:
+        result = run_supervised(pipeline.spec, state_dir=state_dir, admin_port=admin_port,
+                                stop_requested=stop.is_set, on_status=report)
+    finally:
+        if server is not None:
+            server.stop()
     summary: dict[str, Any] = {"pipeline": result.pipeline, "status": result.status, "reason": result.reason,
                "duration": round(result.duration, 3), "restarts": result.restarts(),
                "workers": {wid: {"state": w.get("state"), "restarts": w.get("restarts", 0),

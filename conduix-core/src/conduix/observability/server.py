@@ -26,11 +26,46 @@ __all__ = ["ObservabilityServer"]
 logger = logging.getLogger(__name__)
 
 
-class ObservabilityServer:
-    """Serves the runs attached to ``telemetry``; ``start()`` runs it in a daemon thread."""
+class InProcessBackend:
+    """What the endpoint serves for runs in this process: their telemetry, status, readiness and taps."""
 
-    def __init__(self, telemetry: Telemetry, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
+
+    def runs(self) -> list[PipelineRun]:
+        return list(self.telemetry.runs)
+
+    def metrics_text(self) -> bytes:
+        return self.telemetry.prometheus_text()
+
+    def status(self) -> dict[str, Any]:
+        return {"pipelines": [run.status() for run in self.runs()]}
+
+    def ready(self) -> tuple[bool, list[str]]:
+        reasons = []
+        runs = self.runs()
+        if not runs:
+            reasons.append("no pipeline is running")
+        for run in runs:
+            reasons.extend(run.not_ready())
+        return not reasons, reasons
+
+    def tap_target(self, pipeline: str | None, component: str) -> tuple[PipelineRun | None, list[str]]:
+        """The run holding ``component`` (or None), and the components one could tap instead."""
+        for run in self.runs():
+            if (pipeline is None or run.spec.name == pipeline) and component in run.nodes:
+                return run, []
+        return None, [f"{r.spec.name}/{c}" for r in self.runs() for c in r.nodes]
+
+
+class ObservabilityServer:
+    """Serves a backend (the runs attached to a Telemetry, or a supervision tree); ``start()`` runs it in a
+    daemon thread."""
+
+    def __init__(self, backend: Telemetry | Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        from conduix.observability.telemetry import Telemetry
+
+        self.backend = InProcessBackend(backend) if isinstance(backend, Telemetry) else backend
         handler = _handler_for(self)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
@@ -54,25 +89,6 @@ class ObservabilityServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    # -- answers --------------------------------------------------------------------------------
-    def runs(self) -> list[PipelineRun]:
-        return list(self.telemetry.runs)
-
-    def ready(self) -> tuple[bool, list[str]]:
-        reasons = []
-        runs = self.runs()
-        if not runs:
-            reasons.append("no pipeline is running")
-        for run in runs:
-            reasons.extend(run.not_ready())
-        return not reasons, reasons
-
-    def find(self, pipeline: str | None, component: str) -> PipelineRun | None:
-        for run in self.runs():
-            if (pipeline is None or run.spec.name == pipeline) and component in run.nodes:
-                return run
-        return None
-
 
 def _handler_for(server: ObservabilityServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -93,22 +109,23 @@ def _handler_for(server: ObservabilityServer) -> type[BaseHTTPRequestHandler]:
             if url.path == "/health":
                 self._send(200, b'{"status":"alive"}')
             elif url.path == "/ready":
-                ok, reasons = server.ready()
+                ok, reasons = server.backend.ready()
                 self._send(200 if ok else 503, orjson.dumps({"ready": ok, "reasons": reasons}))
             elif url.path == "/metrics":
-                self._send(200, server.telemetry.prometheus_text(), "text/plain; version=0.0.4; charset=utf-8")
+                self._send(200, server.backend.metrics_text(), "text/plain; version=0.0.4; charset=utf-8")
             elif url.path == "/status":
-                self._send(200, orjson.dumps({"pipelines": [run.status() for run in server.runs()]}))
+                self._send(200, orjson.dumps(server.backend.status(), default=str))
             elif parts and parts[0] == "tap" and len(parts) in (2, 3):
                 self._tap(parts[1] if len(parts) == 3 else None, parts[-1], query)
             else:
                 self._send(404, b'{"error":"not found: try /metrics, /health, /ready, /status, /tap/COMPONENT"}')
 
         def _tap(self, pipeline: str | None, component: str, query: dict[str, str]) -> None:
-            run = server.find(pipeline, component)
+            run, known = server.backend.tap_target(pipeline, component)
             if run is None:
-                known = [f"{r.spec.name}/{c}" for r in server.runs() for c in r.nodes]
-                self._send(404, orjson.dumps({"error": f"no component {component!r}", "known": known}))
+                error = f"no component {component!r}" if known or not hasattr(server.backend, "tree") else (
+                    "taps need an in-process run: records stay inside the worker processes of a supervised run")
+                self._send(404, orjson.dumps({"error": error, "known": known}))
                 return
             limit = int(query.get("limit", "20"))
             timeout = float(query.get("timeout", "30"))
