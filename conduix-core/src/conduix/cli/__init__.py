@@ -21,15 +21,27 @@ ENTRY_POINT_GROUP = "conduix.cli"
 
 logger = logging.getLogger(__name__)
 
-# Each module defines ``command`` (a click command or group) or ``commands`` (a list of them).
-_COMMAND_MODULES = [
-    "run",
-    "validate",
-    "plugins",
-    "checkpoint",
-    "observe",
-    "project",
-    "remap",
+# Built-in commands, imported only when used (so `conduix plugins` imports no client library):
+# name -> "module:attribute" of a click command or group.
+_LAZY_COMMANDS = {
+    "run": "run:command",
+    "validate": "validate:validate",
+    "schema": "validate:schema",
+    "graph": "validate:graph",
+    "plugins": "plugins:plugins",
+    "plugin": "plugins:plugin",
+    "checkpoint": "checkpoint:command",
+    "tap": "observe:tap",
+    "top": "observe:top",
+    "run-project": "project:run_project",
+    "backfill": "project:backfill",
+    "retry": "project:retry",
+    "runs": "project:runs",
+    "remap": "remap:command",
+}
+
+# Modules imported at start (each defines ``command`` or ``commands``); prefer _LAZY_COMMANDS.
+_COMMAND_MODULES: list[str] = [
 ]
 
 
@@ -55,14 +67,17 @@ class _Group(click.Group):
                 logger.warning("skipping CLI commands from entry point %s = %s: %s", ep.name, ep.value, exc)
                 continue
             for command in found:
-                if command.name not in self.commands:  # built-in commands win
+                if command.name not in self.commands and command.name not in _LAZY_COMMANDS:  # built-ins win
                     self.add_command(command)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()
-        return super().list_commands(ctx)
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _LAZY_COMMANDS:
+            module, _, attr = _LAZY_COMMANDS[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(f"conduix.cli.{module}"), attr), cmd_name)
         if cmd_name not in self.commands:
             self._load_plugin_commands()
         return super().get_command(ctx, cmd_name)
