@@ -22,7 +22,8 @@ def test_the_readme_flat_example_runs(tmp_path):
         "this line is not JSON",
         json.dumps({"level": "error", "msg": "disk full", "debug": {"pid": 1}}),
     ]) + "\n")
-    config = readme_pipeline().replace("/var/log/app/*.log", str(logs / "*.log")).replace("follow: true", "follow: false")
+    config = readme_pipeline().replace("/var/log/app/*.log", str(logs / "*.log"))
+    config = config.replace("follow: true", "follow: false")
     path = tmp_path / "orders.yaml"
     path.write_text(config)
     assert conduix("validate", str(path)).returncode == 0
