@@ -292,3 +292,47 @@ def test_held_batches_are_acknowledged_only_when_what_holds_them_is_written():
     assert run.join(10)
     assert sorted(run.nodes["in"].component.acknowledged) == [(0, 5), (5, 10)]
     assert run.nodes["out"].component.records == [{"count": 10}]
+
+
+class Deferred(Sink[ComponentConfig]):
+    """Acknowledges a batch only on the next tick, like an object store closing an object by time."""
+
+    Config = ComponentConfig
+    tick_interval = 0.05
+
+    def __init__(self, config: Any, context: Any) -> None:
+        super().__init__(config, context)
+        self.held: list[Any] = []
+        self.ticks = 0
+
+    def write(self, batch: Batch) -> None:
+        self.held.extend(batch.hold())
+
+    def tick(self) -> None:
+        self.ticks += 1
+        self.flush()
+
+    def flush(self) -> None:
+        from conduix.components import release
+
+        release(self.held)
+        self.held = []
+
+
+class DeferredPlugin:
+    @hookimpl
+    def conduix_register_components(self, registry):
+        registry.add_sink("deferred", Deferred)
+
+
+def test_an_idle_sink_is_ticked_and_can_release_held_batches_later():
+    spec = pipeline_from_dict({
+        "sources": {"gen": {"type": "generate", "count": 30, "rate": 300}},
+        "sinks": {"out": {"type": "deferred", "inputs": ["gen"]}},
+        "settings": {"batch_size": 10},
+    }, registry=test_registry(DeferredPlugin()))
+    run = PipelineRun(spec, state_dir="/tmp/conduix-test-unused").start()
+    assert run.join(20)
+    assert run.result.ok
+    assert run.nodes["out"].component.ticks > 0
+    assert run.stats()["gen"].acknowledged == run.stats()["gen"].batches_in

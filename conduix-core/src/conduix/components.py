@@ -260,5 +260,18 @@ class Sink(_Component[ConfigT]):
     def write(self, batch: Batch) -> Sequence[Rejected] | None:
         raise NotImplementedError
 
+    tick_interval: ClassVar[float | None] = None
+    """Seconds between :meth:`tick` calls while no batch arrives (None: never)."""
+
     def flush(self) -> None:
         """Make everything written so far durable."""
+
+    def tick(self) -> None:
+        """Called from the sink's thread every ``tick_interval`` seconds while idle: close objects or
+        bulk requests that are due by time.
+
+        A sink that completes writes later (a multipart object spanning batches, a producer's delivery
+        reports) keeps the batches unacknowledged with ``held = batch.hold()`` in :meth:`write` and calls
+        ``release(held)`` (from any thread) once they are durable; :meth:`flush` must complete and release
+        everything still held (the run ends only when every batch read is acknowledged).
+        """

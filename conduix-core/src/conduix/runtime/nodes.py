@@ -497,10 +497,21 @@ class SinkNode(Node):
             self._close()
 
     def _incoming(self) -> Iterator[Batch]:
-        """The batches from every input, until each has sent END."""
+        """The batches from every input, until each has sent END; ticks the sink while idle."""
         ends = 0
+        interval = self.component.tick_interval
+        next_tick = time.monotonic() + interval if interval else None
+        inbox, aborted = self.inbox, self.control.aborted
         while ends < self.expected_ends:
-            item = self.get()
+            try:
+                item = inbox.get(timeout=_POLL)
+            except queue.Empty:
+                if aborted.is_set():
+                    raise Aborted from None
+                if next_tick is not None and time.monotonic() >= next_tick:
+                    self.component.tick()
+                    next_tick = time.monotonic() + interval  # type: ignore[operator]
+                continue
             if item is END:
                 ends += 1
             else:
