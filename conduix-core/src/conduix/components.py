@@ -261,13 +261,13 @@ class Sink(_Component[ConfigT]):
         raise NotImplementedError
 
     tick_interval: ClassVar[float | None] = None
-    """Seconds between :meth:`tick` calls while no batch arrives (None: never)."""
+    """Seconds between :meth:`tick` calls, with or without traffic (None: never)."""
 
     def flush(self) -> None:
         """Make everything written so far durable."""
 
     def tick(self) -> None:
-        """Called from the sink's thread every ``tick_interval`` seconds while idle: close objects or
+        """Called from the sink's thread every ``tick_interval`` seconds, between writes: close objects or
         bulk requests that are due by time.
 
         A sink that completes writes later (a multipart object spanning batches, a producer's delivery

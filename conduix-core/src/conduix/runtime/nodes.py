@@ -497,20 +497,20 @@ class SinkNode(Node):
             self._close()
 
     def _incoming(self) -> Iterator[Batch]:
-        """The batches from every input, until each has sent END; ticks the sink while idle."""
+        """The batches from every input, until each has sent END; ticks the sink when a tick is due."""
         ends = 0
         interval = self.component.tick_interval
         next_tick = time.monotonic() + interval if interval else None
         inbox, aborted = self.inbox, self.control.aborted
         while ends < self.expected_ends:
+            if next_tick is not None and time.monotonic() >= next_tick:
+                self.component.tick()
+                next_tick = time.monotonic() + interval  # type: ignore[operator]
             try:
-                item = inbox.get(timeout=_POLL)
+                item = inbox.get(timeout=min(_POLL, interval) if interval else _POLL)
             except queue.Empty:
                 if aborted.is_set():
                     raise Aborted from None
-                if next_tick is not None and time.monotonic() >= next_tick:
-                    self.component.tick()
-                    next_tick = time.monotonic() + interval  # type: ignore[operator]
                 continue
             if item is END:
                 ends += 1
