@@ -38,6 +38,8 @@ _LAZY_COMMANDS = {
     "retry": "project:retry",
     "runs": "project:runs",
     "remap": "remap:command",
+    "test": "unit_test:command",
+    "dlq": "dlq:command",
 }
 
 # Modules imported at start (each defines ``command`` or ``commands``); prefer _LAZY_COMMANDS.
