@@ -1,0 +1,66 @@
+"""The FastAPI application of the control plane (``conduix control serve``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from conduix_control.api import routes_agents, routes_pipelines, routes_runs
+from conduix_control.api.deps import Plane
+from conduix_control.db import Database
+from conduix_control.errors import ControlError, NotFoundError, ValidationFailedError
+from conduix_control.redis_client import ResilientClient, ResilientSettings
+from conduix_control.scheduler.loop import LeaderLoop
+from conduix_control.service.commands import CommandBus
+from conduix_control.service.pipelines import config_errors
+from conduix_control.settings import ControlSettings
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(db_url: str | None = None, *, redis_url: str | None = None,
+               settings: ControlSettings | None = None, run_leader: bool = True) -> FastAPI:
+    """The API with its database migrated; the leader's loop runs while the app is served."""
+    settings = settings or ControlSettings.from_env()
+    db = Database(db_url).open()
+    redis = ResilientClient(redis_url, ResilientSettings.from_env()) if redis_url else None
+    plane = Plane(db=db, settings=settings, redis=redis, bus=CommandBus(redis))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_leader:
+            plane.leader = LeaderLoop(db, settings, redis, plane.bus).start()
+        try:
+            yield
+        finally:
+            if plane.leader is not None:
+                plane.leader.stop()
+            if redis is not None:
+                redis.close()
+            db.close()
+
+    app = FastAPI(title="Conduix control plane", version="0.1.0", lifespan=lifespan,
+                  description="Pipelines with versions, agents, assignments, runs, schedules and commands.")
+    app.state.plane = plane
+    for module in (routes_pipelines, routes_agents, routes_runs):
+        app.include_router(module.router)
+
+    @app.exception_handler(ValidationFailedError)
+    async def invalid(request: Request, exc: ValidationFailedError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc), "errors": config_errors(exc)})
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(ControlError)
+    async def refused(request: Request, exc: ControlError) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+    return app

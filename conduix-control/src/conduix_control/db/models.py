@@ -1,0 +1,149 @@
+"""The control plane's tables (SQLAlchemy 2). Times are Unix seconds (``DOUBLE``), portable across backends.
+
+The schema is created and changed only by the Alembic migrations in ``conduix_control/db/migrations``;
+a test checks the models and the migrations agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Double, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Agent",
+    "Assignment",
+    "Base",
+    "Command",
+    "Lease",
+    "Pipeline",
+    "PipelineVersion",
+    "Run",
+    "Schedule",
+    "ScheduleFire",
+]
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, float: Double}
+
+
+class Pipeline(Base):
+    __tablename__ = "pipelines"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    current_version: Mapped[int] = mapped_column(Integer)
+    replicas: Mapped[int] = mapped_column(Integer, default=1)
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    desired: Mapped[str] = mapped_column(String(20), default="stopped")  # running | stopped | paused
+    lease_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # last fencing token handed out
+    created_at: Mapped[float]
+    updated_at: Mapped[float]
+
+
+class PipelineVersion(Base):
+    __tablename__ = "pipeline_versions"
+    __table_args__ = (UniqueConstraint("pipeline", "version", name="uq_pipeline_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline: Mapped[str] = mapped_column(String(200), ForeignKey("pipelines.name", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    yaml: Mapped[str] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[float]
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    capacity: Mapped[int] = mapped_column(Integer, default=4)
+    mode: Mapped[str] = mapped_column(String(20), default="rest")  # redis | hybrid | rest
+    status: Mapped[str] = mapped_column(String(20), default="online")  # online | offline
+    last_heartbeat: Mapped[float]
+    registered_at: Mapped[float]
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline: Mapped[str] = mapped_column(String(200), ForeignKey("pipelines.name", ondelete="CASCADE"))
+    replica: Mapped[int] = mapped_column(Integer, default=0)
+    agent_id: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    token: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # active | released | lost | completed
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[float]
+    updated_at: Mapped[float]
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline: Mapped[str] = mapped_column(String(200), index=True)
+    replica: Mapped[int] = mapped_column(Integer, default=0)
+    agent_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    assignment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    token: Mapped[int] = mapped_column(BigInteger, default=0)
+    # pending | running | succeeded | failed | stopped | lost | fenced | lease_expired
+    status: Mapped[str] = mapped_column(String(20))
+    records_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    records_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    parent_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    started_at: Mapped[float]
+    ended_at: Mapped[float | None] = mapped_column(nullable=True)
+    updated_at: Mapped[float]
+
+
+class Schedule(Base):
+    __tablename__ = "schedules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline: Mapped[str] = mapped_column(String(200), ForeignKey("pipelines.name", ondelete="CASCADE"))
+    cron: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_fire: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[float]
+
+
+class ScheduleFire(Base):
+    """One row per (schedule, fire time): the unique constraint makes each tick fire once, across leaders."""
+
+    __tablename__ = "schedule_fires"
+    __table_args__ = (UniqueConstraint("schedule_id", "fire_time", name="uq_schedule_fire"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[int] = mapped_column(Integer, ForeignKey("schedules.id", ondelete="CASCADE"))
+    fire_time: Mapped[int] = mapped_column(BigInteger)
+    fired_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float]
+
+
+class Command(Base):
+    __tablename__ = "commands"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(200), index=True)
+    pipeline: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20))  # start | stop | pause | resume | restart
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(20), index=True)  # pending | sent | acked | failed | cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    via: Mapped[str | None] = mapped_column(String(20), nullable=True)  # how the agent received it
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float]
+    sent_at: Mapped[float | None] = mapped_column(nullable=True)
+    acked_at: Mapped[float | None] = mapped_column(nullable=True)
+
+
+class Lease(Base):
+    """A named lease (the scheduler's leadership) with a token that grows with every new holder."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    token: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[float]

@@ -1,0 +1,179 @@
+"""Placement: desired pipelines onto online agents; offline agents' pipelines onto others.
+
+Run by the leader only, once per tick. An assignment is one replica of one pipeline on one agent,
+with a fencing token from the pipeline's counter (``lease_seq``); each placement makes a run
+(whose parent is the replica's previous run) and a ``start`` command carrying the YAML and token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from conduix_control.db.models import Agent, Assignment, Pipeline, Run
+from conduix_control.errors import RedisUnavailableError
+from conduix_control.fencing import raise_token
+from conduix_control.redis_client import ResilientClient
+from conduix_control.service.commands import CommandBus, heartbeat_key
+from conduix_control.service.pipelines import version_yaml
+
+__all__ = ["checkpoint_id", "ingest_redis_heartbeats", "mark_offline", "place", "publish_tokens", "start_payload"]
+
+logger = logging.getLogger(__name__)
+
+LIVE = ("active", "paused")
+CRASH_LOOP_FAILURES = 5  # failed runs of one pipeline within CRASH_LOOP_WINDOW stop re-placing it
+CRASH_LOOP_WINDOW = 60.0
+
+
+def checkpoint_id(pipeline: str, replica: int) -> str:
+    """The id a replica checkpoints under: the pipeline's name, ``name.rN`` for replicas after the first."""
+    return pipeline if replica == 0 else f"{pipeline}.r{replica}"
+
+
+def start_payload(session: Session, assignment: Assignment) -> dict[str, Any]:
+    return {"assignment_id": assignment.id, "run_id": assignment.run_id, "pipeline": assignment.pipeline,
+            "replica": assignment.replica, "checkpoint_id": checkpoint_id(assignment.pipeline, assignment.replica),
+            "version": assignment.version, "token": assignment.token,
+            "yaml": version_yaml(session, assignment.pipeline, assignment.version)}
+
+
+def new_run(session: Session, assignment: Assignment) -> Run:
+    """A run for ``assignment``, child of the replica's latest run; sets ``assignment.run_id``."""
+    parent = session.scalar(select(Run.id).where(Run.pipeline == assignment.pipeline,
+                                                 Run.replica == assignment.replica).order_by(Run.id.desc()).limit(1))
+    now = time.time()
+    run = Run(pipeline=assignment.pipeline, replica=assignment.replica, agent_id=assignment.agent_id,
+              assignment_id=assignment.id, version=assignment.version, token=assignment.token, status="pending",
+              records_in=0, records_out=0, errors=0, parent_run_id=parent, started_at=now, updated_at=now)
+    session.add(run)
+    session.flush()
+    assignment.run_id = run.id
+    return run
+
+
+def ingest_redis_heartbeats(session: Session, redis: ResilientClient | None, seen: dict[str, str]) -> None:
+    """Agents in Redis mode heartbeat into a key with a TTL; a changed value counts as a heartbeat now."""
+    if redis is None or not redis.available:
+        return
+    agents = session.scalars(select(Agent)).all()
+    try:
+        values = redis.mget([heartbeat_key(a.id) for a in agents])
+    except RedisUnavailableError:
+        return
+    now = time.time()
+    for agent, raw in zip(agents, values):
+        if raw is None:
+            continue
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        if seen.get(agent.id) == text:
+            continue
+        seen[agent.id] = text
+        beat = json.loads(text)
+        agent.last_heartbeat = now
+        agent.mode = beat.get("mode", agent.mode)
+        agent.info = {**(agent.info or {}), **beat.get("info", {})}
+        if agent.status != "online":
+            logger.info("agent %s is back online (Redis heartbeat)", agent.id)
+        agent.status = "online"
+    session.commit()
+
+
+def mark_offline(session: Session, bus: CommandBus, heartbeat_timeout: float) -> list[str]:
+    """Agents silent for longer than the timeout go offline; their assignments and runs are lost."""
+    cutoff = time.time() - heartbeat_timeout
+    gone = session.scalars(select(Agent).where(Agent.status == "online", Agent.last_heartbeat < cutoff)).all()
+    for agent in gone:
+        agent.status = "offline"
+        logger.warning("agent %s missed heartbeats for %.0f s: offline; reassigning its pipelines",
+                       agent.id, heartbeat_timeout)
+        for assignment in session.scalars(select(Assignment).where(Assignment.agent_id == agent.id,
+                                                                    Assignment.status.in_(LIVE))).all():
+            assignment.status = "lost"
+            assignment.updated_at = time.time()
+            run = session.get(Run, assignment.run_id) if assignment.run_id else None
+            if run is not None and run.ended_at is None:
+                run.status, run.error, run.ended_at = "lost", f"agent {agent.id} went offline", time.time()
+        bus.cancel_open(session, agent.id)
+    session.commit()
+    return [a.id for a in gone]
+
+
+def _crash_looping(session: Session, pipeline: Pipeline) -> bool:
+    """Too many failed runs lately; failures before the user's last action (start, apply) do not count."""
+    since = max(time.time() - CRASH_LOOP_WINDOW, pipeline.updated_at)
+    failures = session.scalar(select(func.count(Run.id)).where(
+        Run.pipeline == pipeline.name, Run.status == "failed", Run.ended_at > since))
+    return (failures or 0) >= CRASH_LOOP_FAILURES
+
+
+def place(session: Session, bus: CommandBus, redis: ResilientClient | None) -> list[Assignment]:
+    """Give every running pipeline its replicas on distinct online agents with capacity and matching labels."""
+    agents = {a.id: a for a in session.scalars(select(Agent).where(Agent.status == "online")).all()}
+    live = session.scalars(select(Assignment).where(Assignment.status.in_(LIVE))).all()
+    load = {agent_id: 0 for agent_id in agents}
+    for a in live:
+        if a.agent_id in load:
+            load[a.agent_id] += 1
+    made: list[Assignment] = []
+    for pipeline in session.scalars(select(Pipeline).where(Pipeline.desired == "running")).all():
+        mine = [a for a in live if a.pipeline == pipeline.name]
+        taken = {a.replica for a in mine}
+        missing = [r for r in range(pipeline.replicas) if r not in taken]
+        if not missing:
+            continue
+        if _crash_looping(session, pipeline):
+            pipeline.desired = "failed"
+            logger.error("pipeline %s failed %d times within %.0f s: not placing it again until started",
+                         pipeline.name, CRASH_LOOP_FAILURES, CRASH_LOOP_WINDOW)
+            continue
+        used = {a.agent_id for a in mine}
+        for replica in missing:
+            candidates = [a for a in agents.values() if a.id not in used and load[a.id] < a.capacity
+                          and all(a.labels.get(k) == v for k, v in (pipeline.labels or {}).items())]
+            if not candidates:
+                logger.info("pipeline %s replica %d: no online agent with capacity and labels %s",
+                            pipeline.name, replica, pipeline.labels)
+                break
+            agent = min(candidates, key=lambda a: (load[a.id] / max(a.capacity, 1), a.id))
+            pipeline.lease_seq += 1
+            now = time.time()
+            assignment = Assignment(pipeline=pipeline.name, replica=replica, agent_id=agent.id,
+                                    version=pipeline.current_version, token=pipeline.lease_seq, status="active",
+                                    created_at=now, updated_at=now)
+            session.add(assignment)
+            session.flush()
+            new_run(session, assignment)
+            _push_token(redis, assignment)
+            bus.create(session, agent.id, "start", pipeline=pipeline.name, payload=start_payload(session, assignment))
+            used.add(agent.id)
+            load[agent.id] += 1
+            made.append(assignment)
+            logger.info("placed %s replica %d on %s (token %d)", pipeline.name, replica, agent.id, assignment.token)
+    session.commit()
+    return made
+
+
+def _push_token(redis: ResilientClient | None, assignment: Assignment) -> None:
+    if redis is None:
+        return
+    try:
+        raise_token(redis, checkpoint_id(assignment.pipeline, assignment.replica), assignment.token)
+    except RedisUnavailableError:
+        pass  # published again every tick by publish_tokens
+
+
+def publish_tokens(session: Session, redis: ResilientClient | None) -> None:
+    """Make Redis hold every live assignment's token (it may have restarted empty)."""
+    if redis is None or not redis.available:
+        return
+    for assignment in session.scalars(select(Assignment).where(Assignment.status.in_(LIVE))).all():
+        try:
+            raise_token(redis, checkpoint_id(assignment.pipeline, assignment.replica), assignment.token)
+        except RedisUnavailableError:
+            return

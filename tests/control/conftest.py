@@ -1,0 +1,256 @@
+"""Fixtures for the control plane tests: own Redis servers, databases, control planes and agents as processes.
+
+Every server a test may kill is its own (free port, temp dir); the shared Redis on 6379 is never touched.
+PostgreSQL (127.0.0.1:5432, user postgres) and MariaDB (127.0.0.1:3306, root) get a uniquely named
+database per test, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+# Short timings so failover happens in seconds; agents get theirs from the control plane.
+FAST_CONTROL = {
+    "CONDUIX_CONTROL_HEARTBEAT_INTERVAL": "0.5",
+    "CONDUIX_CONTROL_HEARTBEAT_TIMEOUT": "6",
+    "CONDUIX_CONTROL_AGENT_LEASE": "4",
+    "CONDUIX_CONTROL_POLL_INTERVAL": "1",
+    "CONDUIX_CONTROL_LEADER_TTL": "3",
+    "CONDUIX_CONTROL_TICK": "0.5",
+    "CONDUIX_CONTROL_ACK_TIMEOUT": "3",
+    "CONDUIX_REDIS_BREAKER_FAIL_MAX": "2",
+    "CONDUIX_REDIS_BREAKER_RESET_TIMEOUT": "1",
+    "CONDUIX_REDIS_BACKOFF_CAP": "0.5",
+    "CONDUIX_REDIS_SOCKET_TIMEOUT": "0.5",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.25, what: str = "") -> Any:
+    """Call ``check`` until it returns something truthy (returned) or ``timeout`` passes (fails the test)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (httpx.HTTPError, redis.RedisError) as exc:
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(interval)
+    pytest.fail(f"not true after {timeout:.0f} s: {what or check} (last: {last!r})")
+
+
+class RedisServer:
+    """A redis-server of our own on a free port, which tests may kill, pause and restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        eventually(lambda: redis.Redis(port=self.port, socket_timeout=0.5).ping(), timeout=10, what="redis up")
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=2)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not on PATH (see TESTING.md)")
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.kill()
+
+
+class Proc:
+    """A ``conduix`` subprocess in its own process group, with its log in a file."""
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str]) -> None:
+        self.log_path = log
+        self._log = open(log, "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "conduix", "--log-level", "info", *args],
+                                     stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.signal_group(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.signal_group(signal.SIGKILL)
+                self.proc.wait()
+        self.signal_group(signal.SIGKILL)  # workers left behind, if any
+        self._log.close()
+
+
+class ControlPlane(Proc):
+    def __init__(self, db_url: str, redis_url: str | None, log: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = ["control", "serve", "--port", str(self.port), "--db", db_url]
+        if redis_url:
+            args += ["--redis-url", redis_url]
+        super().__init__(args, log, env)
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+        eventually(lambda: self.proc.poll() is None and self.http.get("/health").status_code == 200,
+                   timeout=30, what=f"control plane up (log: {log})")
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.http.get(path, params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: Any = None) -> httpx.Response:
+        return self.http.post(path, json=body if body is not None else {})
+
+    def put_pipeline(self, name: str, yaml_text: str, **extra: Any) -> Any:
+        response = self.http.put(f"/pipelines/{name}", json={"yaml": yaml_text, **extra})
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def agent(self, agent_id: str) -> dict[str, Any]:
+        return dict(self.get(f"/agents/{agent_id}"))
+
+    def runs(self, pipeline: str) -> list[dict[str, Any]]:
+        return list(self.get("/runs", pipeline=pipeline))
+
+    def stop(self) -> None:
+        super().stop()
+        self.http.close()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Any]:
+    """Factories for control planes and agents as real processes; everything is stopped afterwards."""
+    started: list[Proc] = []
+    env = {**os.environ, **FAST_CONTROL, "CONDUIX_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
+
+    class Stack:
+        root = tmp_path
+
+        def control(self, db_url: str | None = None, redis_url: str | None = None,
+                    name: str = "control") -> ControlPlane:
+            cp = ControlPlane(db_url or f"sqlite:///{tmp_path / 'control.db'}", redis_url,
+                              tmp_path / f"{name}.log", env)
+            started.append(cp)
+            return cp
+
+        def agent(self, cp: ControlPlane, agent_id: str, redis_url: str | None = None, *extra: str) -> Proc:
+            args = ["agent", "start", "--control-url", cp.url, "--agent-id", agent_id,
+                    "--state-dir", str(tmp_path / f"agent-{agent_id}")]
+            if redis_url:
+                args += ["--redis-url", redis_url]
+            proc = Proc(args + list(extra), tmp_path / f"agent-{agent_id}.log", env)
+            started.append(proc)
+            eventually(lambda: any(a["id"] == agent_id and a["status"] == "online" for a in cp.get("/agents")),
+                       timeout=30, what=f"agent {agent_id} registered")
+            return proc
+
+    yield Stack()
+    for proc in reversed(started):
+        proc.stop()
+
+
+# -- databases --
+
+def _postgres_url(database: str) -> str:
+    return f"postgresql+psycopg://postgres:root@127.0.0.1:5432/{database}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    import psycopg
+
+    name = f"cx_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_postgres_url("test").replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _postgres_url(name)
+    with psycopg.connect(_postgres_url("test").replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    import pymysql
+
+    name = f"cx_{uuid.uuid4().hex[:12]}"
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}`")
+        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}"
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        conn.close()
+
+
+def generate_pipeline(name: str, out: Path, *, count: int, rate: float, interval: float = 0.3) -> str:
+    """A pipeline numbering its records (``seq``) and resuming from its checkpoint, written to ``out``."""
+    return f"""version: 1
+name: {name}
+settings:
+  batch_size: 10
+  checkpoint: {{interval: {interval}}}
+sources:
+  numbers: {{type: generate, count: {count}, rate: {rate}, resume: true}}
+sinks:
+  out: {{type: file, inputs: [numbers], path: {out}}}
+"""
+
+
+def read_seqs(path: Path) -> list[int]:
+    import json
+
+    if not path.exists():
+        return []
+    return [json.loads(line)["seq"] for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,213 @@
+"""The REST API and the leader's placement logic, in-process against a real SQLite database (no Redis)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conduix_control.api import create_app
+from conduix_control.scheduler.loop import LeaderLoop
+from conduix_control.settings import ControlSettings
+
+GOOD = """version: 1
+name: orders
+sources:
+  numbers: {type: generate, count: 10}
+sinks:
+  out: {type: blackhole, inputs: [numbers]}
+"""
+
+
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration("postgresql")),
+             pytest.param("mariadb", marks=pytest.mark.integration("mariadb"))]
+
+
+def database_url(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'c.db'}"
+    return str(request.getfixturevalue("postgres_url" if kind == "postgresql" else "mariadb_url"))
+
+
+@pytest.fixture(params=DATABASES)
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, LeaderLoop]]:
+    settings = ControlSettings(heartbeat_timeout=1.0, tick=0.1)
+    app = create_app(database_url(request, request.param, tmp_path), settings=settings, run_leader=False)
+    plane = app.state.plane
+    with TestClient(app) as client:
+        yield client, LeaderLoop(plane.db, settings, None, plane.bus)
+
+
+def test_pipeline_yaml_is_validated_on_save_with_locations(api: Any) -> None:
+    client, _ = api
+    bad = GOOD.replace("count: 10", "cuont: 10")
+    response = client.put("/pipelines/orders", json={"yaml": bad})
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert (error["line"], error["column"], error["path"]) == (4, 29, "sources.numbers.cuont")
+    assert "count" in error["hint"]
+    assert client.get("/pipelines/orders").status_code == 404  # nothing was stored
+
+    mismatch = client.put("/pipelines/other", json={"yaml": GOOD})
+    assert mismatch.status_code == 422 and "orders" in mismatch.json()["detail"]
+
+
+def test_versions_and_rollback(api: Any) -> None:
+    client, _ = api
+    assert client.put("/pipelines/orders", json={"yaml": GOOD}).status_code == 201
+    again = client.put("/pipelines/orders", json={"yaml": GOOD})
+    assert again.status_code == 200 and again.json()["changed"] is False
+    v2 = GOOD.replace("count: 10", "count: 20")
+    assert client.put("/pipelines/orders", json={"yaml": v2}).json()["current_version"] == 2
+    rolled = client.post("/pipelines/orders/rollback", json={"version": 1}).json()
+    assert rolled["version"] == 3
+    assert client.get("/pipelines/orders").json()["yaml"] == GOOD
+    assert [v["version"] for v in client.get("/pipelines/orders/versions").json()] == [1, 2, 3]
+    assert client.post("/pipelines/orders/rollback", json={"version": 9}).status_code == 404
+
+
+def test_schedules_preview_next_runs_in_their_time_zone(api: Any) -> None:
+    client, _ = api
+    client.put("/pipelines/orders", json={"yaml": GOOD})
+    bad = client.post("/schedules", json={"pipeline": "orders", "cron": "61 * * * *"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "cron"
+    assert client.post("/schedules", json={"pipeline": "orders", "cron": "0 3 * * *",
+                                           "timezone": "Mars/Olympus"}).status_code == 422
+    row = client.post("/schedules", json={"pipeline": "orders", "cron": "30 2 * * *",
+                                          "timezone": "Asia/Kolkata"}).json()
+    assert len(row["next_runs"]) == 5
+    assert all(t.endswith("T02:30:00+05:30") for t in row["next_runs"])
+    assert row["next_runs"] == sorted(row["next_runs"])
+    assert len(client.get(f"/schedules/{row['id']}", params={"count": 8}).json()["next_runs"]) == 8
+
+
+def register(client: TestClient, agent_id: str, capacity: int, **labels: str) -> None:
+    response = client.post("/agents/register", json={"id": agent_id, "host": "h", "labels": labels,
+                                                     "capacity": capacity})
+    assert response.status_code == 200
+    assert response.json()["settings"]["heartbeat_timeout"] == 1.0
+
+
+def live(client: TestClient, pipeline: str) -> dict[int, str]:
+    rows = client.get("/assignments", params={"pipeline": pipeline, "status": "active"}).json()
+    return {r["replica"]: r["agent_id"] for r in rows}
+
+
+def test_placement_replicas_labels_capacity_and_reassignment(api: Any) -> None:
+    client, leader = api
+    register(client, "a", 1, zone="eu")
+    register(client, "b", 2, zone="eu")
+    register(client, "c", 2, zone="eu")
+    register(client, "us", 9, zone="us")
+    client.put("/pipelines/orders", json={"yaml": GOOD, "replicas": 2, "labels": {"zone": "eu"}})
+    assert client.post("/pipelines/orders/start").status_code == 202
+    leader.tick()
+    placed = live(client, "orders")
+    assert sorted(placed) == [0, 1] and len(set(placed.values())) == 2 and "us" not in placed.values()
+
+    # without Redis the start commands wait for REST polling; applying one acknowledges it
+    first = placed[0]
+    [cmd] = client.get(f"/agents/{first}/commands").json()
+    assert cmd["kind"] == "start" and cmd["state"] == "pending" and cmd["payload"]["yaml"] == GOOD
+    assert client.post(f"/commands/{cmd['id']}/ack", json={"via": "rest"}).json()["state"] == "acked"
+    assert client.get(f"/agents/{first}/commands").json() == []
+
+    # the agent holding replica 0 goes silent: offline, its run lost, the replica moves elsewhere
+    old = client.get("/assignments", params={"pipeline": "orders"}).json()
+    old0 = next(a for a in old if a["replica"] == 0)
+    time.sleep(1.3)
+    for agent in {"a", "b", "c", "us"} - {first}:
+        client.post(f"/agents/{agent}/heartbeat", json={"mode": "rest"})
+    leader.tick()
+    assert client.get(f"/agents/{first}").json()["status"] == "offline"
+    assert client.get(f"/runs/{old0['run_id']}").json()["status"] == "lost"
+    moved = live(client, "orders")
+    assert moved[0] not in (first, moved[1], "us")
+    new0 = next(a for a in client.get("/assignments", params={"pipeline": "orders", "status": "active"}).json()
+                if a["replica"] == 0)
+    assert new0["token"] > old0["token"]
+    assert client.get(f"/runs/{new0['run_id']}").json()["parent_run_id"] == old0["run_id"]
+
+
+def test_finished_runs_complete_the_pipeline_and_commands_answer_202_without_redis(api: Any) -> None:
+    client, leader = api
+    register(client, "a", 2)
+    client.put("/pipelines/orders", json={"yaml": GOOD})
+    client.post("/pipelines/orders/start")
+    leader.tick()
+    [assignment] = client.get("/assignments", params={"pipeline": "orders"}).json()
+    run_id = assignment["run_id"]
+    client.post(f"/runs/{run_id}/report", json={"status": "running", "records_in": 5})
+    restart = client.post("/pipelines/orders/restart")
+    assert restart.status_code == 202 and restart.json()["commands"][0]["state"] == "pending"
+    new_run = client.get("/assignments", params={"pipeline": "orders"}).json()[0]["run_id"]
+    assert client.get(f"/runs/{new_run}").json()["parent_run_id"] == run_id
+    report = client.post(f"/runs/{new_run}/report", json={"status": "succeeded", "records_in": 10,
+                                                         "records_out": 10}).json()
+    assert report["status"] == "succeeded" and report["ended_at"] is not None
+    assert client.get("/pipelines/orders").json()["desired"] == "completed"
+    leader.tick()  # a completed pipeline is not placed again
+    assert live(client, "orders") == {}
+    assert client.post("/pipelines/nope/start").status_code == 404
+
+
+def test_an_agent_registering_again_loses_what_its_previous_process_ran(api: Any) -> None:
+    client, leader = api
+    register(client, "a", 2)
+    client.put("/pipelines/orders", json={"yaml": GOOD})
+    client.post("/pipelines/orders/start")
+    leader.tick()
+    [before] = client.get("/assignments", params={"pipeline": "orders"}).json()
+    register(client, "a", 2)  # the agent process restarted: it runs nothing now
+    assert client.get(f"/runs/{before['run_id']}").json()["status"] == "lost"
+    leader.tick()
+    [after] = client.get("/assignments", params={"pipeline": "orders", "status": "active"}).json()
+    assert after["id"] != before["id"] and after["agent_id"] == "a" and after["token"] > before["token"]
+    assert client.get(f"/runs/{after['run_id']}").json()["parent_run_id"] == before["run_id"]
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_leader_lease_moves_only_after_it_expires(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> None:
+    from conduix_control.db import Database
+    from conduix_control.scheduler.leader import LeaderLease
+
+    db = Database(database_url(request, kind, tmp_path)).open()
+    first, second = LeaderLease("leader", "one", ttl=2.0), LeaderLease("leader", "two", ttl=2.0)
+    with db.session() as s:
+        assert first.acquire(s) and first.token == 1
+        assert not second.acquire(s)
+        assert first.acquire(s)  # renewing keeps it
+        time.sleep(2.3)
+        assert second.acquire(s) and second.token == 2
+        assert not first.acquire(s) and first.token is None
+        second.release(s)
+        assert first.acquire(s) and first.token == 3
+    db.close()
+
+
+def test_a_crash_looping_pipeline_is_replaced_until_it_is_given_up(api: Any) -> None:
+    client, leader = api
+    register(client, "a", 2)
+    client.put("/pipelines/orders", json={"yaml": GOOD})
+    client.post("/pipelines/orders/start")
+    run_ids = []
+    for _ in range(5):
+        leader.tick()
+        [assignment] = client.get("/assignments", params={"pipeline": "orders", "status": "active"}).json()
+        run_ids.append(assignment["run_id"])
+        client.post(f"/runs/{assignment['run_id']}/report", json={"status": "failed", "error": "boom"})
+    leader.tick()
+    assert live(client, "orders") == {}
+    assert client.get("/pipelines/orders").json()["desired"] == "failed"
+    runs = client.get("/runs", params={"pipeline": "orders"}).json()
+    assert [r["id"] for r in reversed(runs)] == run_ids
+    assert all(r["status"] == "failed" and r["error"] == "boom" for r in runs)
+    assert [r["parent_run_id"] for r in reversed(runs)] == [None, *run_ids[:-1]]
+    client.post("/pipelines/orders/start")  # starting again is the user's decision
+    leader.tick()
+    assert client.get("/pipelines/orders").json()["desired"] == "running"
+    assert list(live(client, "orders")) == [0]
