@@ -91,8 +91,20 @@ def retry(run_id: str, project_path: Path | None, state_dir: Path) -> None:
               help="Only runs with this status (queued, running, retrying, succeeded, failed).")
 @click.option("--pipeline", default=None)
 @click.option("--json", "as_json", is_flag=True)
-def runs(state_dir: Path, status: str | None, pipeline: str | None, as_json: bool) -> None:
-    """The recorded runs, children under their parent."""
+@click.option("--control-url", envvar="CONDUIX_CONTROL_URL", default=None,
+              help="Show the runs a control plane knows instead of the local ones.")
+@click.pass_context
+def runs(ctx: click.Context, state_dir: Path, status: str | None, pipeline: str | None, as_json: bool,
+         control_url: str | None) -> None:
+    """The recorded runs, children under their parent (local, or of a control plane with --control-url)."""
+    if control_url:
+        try:
+            from conduix_control.cli.client import runs as control_runs
+        except ImportError:
+            raise ConfigError("--control-url needs the control plane client",
+                              hint="pip install conduix-control") from None
+        ctx.invoke(control_runs, pipeline=pipeline, control_url=control_url, as_json=as_json)
+        return
     records = RunStore(state_dir).list(status=status, pipeline=pipeline)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in records], indent=2))
