@@ -1,0 +1,276 @@
+"""The ``kafka`` source: a consumer group member whose offsets move only with end-to-end acks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from conduix import Batch, ConnectorError, Context, Source
+from conduix.components import Rejected
+from conduix_kafka import exactly_once
+from conduix_kafka._client import client_logger, kafka, log_client_error
+from conduix_kafka._config import KafkaSourceConfig
+from conduix_kafka._offsets import PartitionOffsets, partition_key, split_key
+
+__all__ = ["KafkaSource"]
+
+logger = logging.getLogger(__name__)
+
+KafkaError = kafka.KafkaError
+TopicPartition = kafka.TopicPartition
+
+# consumer errors a retry cannot fix: fail the run with one clear line instead of a retry storm
+_FATAL_CODES = {
+    KafkaError.UNKNOWN_TOPIC_OR_PART: "topic does not exist (create it, or fix 'topics')",
+    KafkaError._UNKNOWN_TOPIC: "topic does not exist (create it, or fix 'topics')",
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "not authorised to read the topic (grant READ, or fix the credentials)",
+    KafkaError.GROUP_AUTHORIZATION_FAILED: "not authorised to use the consumer group (grant READ on the group)",
+}
+
+
+class KafkaSource(Source[KafkaSourceConfig]):
+    """Reads a consumer group's partitions in batches; records carry topic, partition, offset, key,
+    headers and timestamp metadata.
+
+    A batch's position is a sequence number; the offsets it covers are remembered per partition, and
+    :meth:`acknowledge` advances each partition's watermark over the leading acknowledged batches. The
+    checkpoint (``{"kafka_offsets": {"topic:partition": next_offset}}``) holds only those watermarks, and
+    only for partitions owned now; the same offsets are committed to the group. On assignment a
+    partition resumes at the larger of its checkpoint and its committed offset.
+    """
+
+    Config = KafkaSourceConfig
+
+    def __init__(self, config: KafkaSourceConfig, context: Context) -> None:
+        super().__init__(config, context)
+        self._offsets = PartitionOffsets()
+        self._restored: dict[str, int] = {}
+        self._consumer: Any = None
+        self._seq = 0
+        self._cooperative = config.assignment_strategy == "cooperative-sticky"
+        self._transactional = context.delivery == "exactly_once"
+        self._commits = not self._transactional and not config.enable_auto_commit
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def restore(self, state: dict[str, Any]) -> None:
+        self._restored = {str(k): int(v) for k, v in (state.get("kafka_offsets") or {}).items()}
+
+    def client_config(self) -> dict[str, Any]:
+        """The librdkafka properties this source's consumer uses."""
+        c = self.config
+        conf: dict[str, Any] = {
+            "bootstrap.servers": c.brokers,
+            "group.id": c.group_id,
+            "client.id": f"conduix-{self.context.pipeline}-{self.id}",
+            "auto.offset.reset": c.auto_offset_reset,
+            "enable.auto.commit": c.enable_auto_commit and not self._transactional,
+            "enable.auto.offset.store": False,
+            "auto.commit.interval.ms": c.auto_commit_interval_ms,
+            "session.timeout.ms": c.session_timeout_ms,
+            "max.poll.interval.ms": c.max_poll_interval_ms,
+            "partition.assignment.strategy": c.assignment_strategy,
+            "isolation.level": "read_committed" if self._transactional else c.isolation_level,
+            "error_cb": lambda error: log_client_error(self.id, error),
+            "on_commit": self._on_commit,
+            "logger": client_logger,
+        }
+        if c.heartbeat_interval_ms is not None:
+            conf["heartbeat.interval.ms"] = c.heartbeat_interval_ms
+        conf.update(c.consumer)
+        return conf
+
+    def open(self) -> None:
+        try:
+            self._consumer = kafka.Consumer(self.client_config())
+        except kafka.KafkaException as exc:
+            raise ConnectorError(f"source {self.id!r}: cannot create the Kafka consumer: {exc}; "
+                                 "check 'brokers' and the 'consumer' properties") from exc
+        self._consumer.subscribe(list(self.config.topics), on_assign=self._on_assign,
+                                 on_revoke=self._on_revoke, on_lost=self._on_lost)
+        if self._transactional:
+            exactly_once.register(exactly_once.run_key(self.context), self.id, self)
+
+    def stop(self) -> None:
+        """Nothing to interrupt: a read returns within ``poll_timeout``."""
+
+    def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is None:
+            return
+        if self._transactional:
+            exactly_once.unregister(exactly_once.run_key(self.context), self.id, self)
+        try:
+            self._commit(consumer, asynchronous=False)
+        finally:
+            consumer.close()  # leaves the group: its partitions move at once, not after the session timeout
+
+    # -- rebalances (called from inside consume(), in this source's thread) --------------------
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        checkpointed = [tp for tp in partitions if partition_key(tp.topic, tp.partition) in self._restored]
+        committed: dict[str, int] = {}
+        if checkpointed:
+            try:
+                for tp in consumer.committed(checkpointed, timeout=10):
+                    if tp.error is None and tp.offset >= 0:
+                        committed[partition_key(tp.topic, tp.partition)] = tp.offset
+            except kafka.KafkaException as exc:
+                logger.warning("source %r: could not read committed offsets (%s); resuming at the checkpoint",
+                               self.id, exc)
+        for tp in partitions:
+            key = partition_key(tp.topic, tp.partition)
+            start = self._restored.pop(key, None)
+            if start is not None:
+                start = max(start, committed.get(key, start))
+                tp.offset = start  # seek: resume where the checkpoint (or a later commit) says
+            self._offsets.assign(key, start)
+        if partitions:
+            logger.info("source %r assigned %s", self.id, _describe(partitions))
+        if self._cooperative:
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        uncommitted = self._offsets.uncommitted()
+        keys = {partition_key(tp.topic, tp.partition) for tp in partitions}
+        final = {key: offset for key, offset in uncommitted.items() if key in keys}
+        if final and not self._transactional:
+            self._commit_offsets(consumer, final, asynchronous=False)
+        for tp in partitions:
+            self._offsets.revoke(partition_key(tp.topic, tp.partition))
+        logger.info("source %r revoked %s", self.id, _describe(partitions))
+        if self._cooperative:
+            consumer.incremental_unassign(partitions)
+        else:
+            consumer.unassign()
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:  # another member may own them already: commit nothing
+            self._offsets.revoke(partition_key(tp.topic, tp.partition))
+        logger.warning("source %r lost %s (session timed out); their uncommitted records will be read again "
+                       "by their new owner", self.id, _describe(partitions))
+        if self._cooperative:
+            consumer.incremental_unassign(partitions)
+        else:
+            consumer.unassign()
+
+    # -- reading -------------------------------------------------------------------------------
+    def read(self, max_records: int) -> Batch | None:
+        messages = self._consumer.consume(max_records, self.config.poll_timeout)
+        if not messages:
+            return Batch([])
+        decoding = self.config.decoding
+        field = self.config.field
+        loads = orjson.loads
+        source = self.id
+        owns = self._offsets.owns
+        records: list[dict[str, Any]] = []
+        meta: list[dict[str, Any]] = []
+        rejects: list[Rejected] = []
+        ends: dict[str, int] = {}
+        last: tuple[str, int] | None = None
+        key = ""
+        owned = False
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._consumer_error(error, message)
+                continue
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if last is None or partition != last[1] or topic != last[0]:  # messages come in runs per partition
+                last = (topic, partition)
+                key = f"{topic}:{partition}"
+                owned = owns(key)
+            if not owned:
+                continue  # fetched before a revoke: its new owner reads it
+            ends[key] = offset + 1
+            raw_key = message.key()
+            headers = message.headers()
+            info = {"source": source, "topic": topic, "partition": partition, "offset": offset,
+                    "key": raw_key.decode("utf-8", "replace") if raw_key is not None else None,
+                    "headers": {k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in headers}
+                    if headers else {},
+                    "timestamp": message.timestamp()[1]}
+            value = message.value()
+            if decoding == "json":
+                try:
+                    record = loads(value) if value is not None else None
+                except orjson.JSONDecodeError as exc:
+                    rejects.append(Rejected(f"invalid JSON: {exc}", record={
+                        field: value.decode("utf-8", "replace")}, meta=info))
+                    continue
+                if type(record) is not dict:
+                    record = {field: record}
+            elif decoding == "string":
+                record = {field: value.decode("utf-8", "replace") if value is not None else None}
+            else:
+                record = {field: value}
+            records.append(record)
+            meta.append(info)
+        if not ends:
+            return Batch([])
+        self._seq += 1
+        self._offsets.read(self._seq, ends)
+        return Batch(records, meta, position=self._seq, rejects=rejects or None)
+
+    def _consumer_error(self, error: Any, message: Any) -> None:
+        code = error.code()
+        if code == KafkaError._PARTITION_EOF:
+            return
+        reason = _FATAL_CODES.get(code)
+        if reason is not None or error.fatal():
+            where = f" {message.topic()!r}" if message.topic() else ""
+            raise ConnectorError(f"source {self.id!r}: {reason or 'fatal consumer error'} on{where or ' topics '}"
+                                 f"{'' if where else repr(self.config.topics)}: {error.str()}")
+        logger.warning("source %r: consumer error: %s", self.id, error.str())
+
+    # -- acknowledgements, checkpoints, commits ----------------------------------------------------
+    def acknowledge(self, position: Any) -> None:
+        moved = self._offsets.acknowledge(position)
+        if moved and self.config.enable_auto_commit and not self._transactional:
+            acked = self._offsets.watermarks()
+            self._consumer.store_offsets(offsets=[TopicPartition(*split_key(k), acked[k]) for k in moved])
+
+    def checkpoint(self) -> dict[str, Any]:
+        if self._consumer is not None and self._commits:
+            self._commit(self._consumer, asynchronous=True)
+        offsets = dict(self._restored)  # restored partitions this run was not assigned (yet)
+        offsets.update(self._offsets.watermarks())
+        return {"kafka_offsets": offsets}
+
+    def _commit(self, consumer: Any, *, asynchronous: bool) -> None:
+        if not self._commits:
+            return
+        pending = self._offsets.uncommitted()
+        if pending:
+            self._commit_offsets(consumer, pending, asynchronous=asynchronous)
+
+    def _commit_offsets(self, consumer: Any, offsets: dict[str, int], *, asynchronous: bool) -> None:
+        tps = [TopicPartition(*split_key(k), offset) for k, offset in offsets.items()]
+        try:
+            consumer.commit(offsets=tps, asynchronous=asynchronous)
+        except kafka.KafkaException as exc:  # the checkpoint still holds them; the next commit retries
+            logger.warning("source %r: committing offsets failed: %s", self.id, exc)
+            return
+        self._offsets.mark_committed(offsets)
+
+    def _on_commit(self, error: Any, partitions: list[Any]) -> None:
+        if error is not None:
+            logger.warning("source %r: offset commit failed (retried at the next checkpoint): %s", self.id, error)
+            self._offsets.mark_uncommitted([partition_key(tp.topic, tp.partition) for tp in partitions])
+
+    # -- exactly-once handshake (exactly_once.TransactionalSource) ------------------------------
+    def group_metadata(self) -> Any:
+        if self._consumer is None:
+            raise ConnectorError(f"source {self.id!r} is closed; no group metadata for the transaction")
+        return self._consumer.consumer_group_metadata()
+
+    def owns(self, topic: str, partition: int) -> bool:
+        return self._offsets.owns(partition_key(topic, partition))
+
+
+def _describe(partitions: list[Any]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" + (f"@{tp.offset}" if tp.offset >= 0 else "")
+                     for tp in partitions) or "nothing"

@@ -1,0 +1,161 @@
+"""Our own logic without a broker: offset watermarks, templates, config errors, plugin registration."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from conduix import ConfigError, load_pipeline_text
+from conduix.plugins import get_plugin_host
+from conduix_kafka._offsets import PartitionOffsets
+from conduix_kafka._template import compile_template
+
+
+def test_watermark_moves_only_over_acknowledged_batches_in_read_order() -> None:
+    offsets = PartitionOffsets()
+    offsets.assign("t:0", None)
+    offsets.assign("t:1", 40)
+    offsets.read(1, {"t:0": 10, "t:1": 50})
+    offsets.read(2, {"t:0": 25})  # offsets need not be contiguous (transaction markers)
+    offsets.read(3, {"t:1": 60})
+    assert offsets.watermarks() == {"t:1": 40}
+    assert offsets.acknowledge(2) == []  # batch 1 is still in flight: nothing moves
+    assert offsets.watermarks() == {"t:1": 40}
+    assert sorted(offsets.acknowledge(1)) == ["t:0", "t:1"]
+    assert offsets.watermarks() == {"t:0": 25, "t:1": 50}
+    offsets.acknowledge(3)
+    assert offsets.watermarks() == {"t:0": 25, "t:1": 60}
+
+
+def test_a_revoked_partition_is_never_reported_again_even_when_its_batches_are_acknowledged() -> None:
+    offsets = PartitionOffsets()
+    offsets.assign("t:0", 0)
+    offsets.assign("t:1", 0)
+    offsets.read(1, {"t:0": 5, "t:1": 7})
+    assert offsets.revoke("t:1") == 0
+    offsets.acknowledge(1)
+    assert offsets.watermarks() == {"t:0": 5}
+    assert not offsets.owns("t:1")
+    offsets.assign("t:1", 3)  # assigned again later: starts from what the new assignment says
+    assert offsets.watermarks() == {"t:0": 5, "t:1": 3}
+
+
+def test_uncommitted_reports_each_moved_watermark_once_until_a_commit_fails() -> None:
+    offsets = PartitionOffsets()
+    offsets.assign("t:0", None)
+    offsets.read(1, {"t:0": 10})
+    offsets.acknowledge(1)
+    assert offsets.uncommitted() == {"t:0": 10}
+    offsets.mark_committed({"t:0": 10})
+    assert offsets.uncommitted() == {}
+    offsets.mark_uncommitted(["t:0"])
+    assert offsets.uncommitted() == {"t:0": 10}
+
+
+def test_templates_read_fields_nested_fields_and_metadata() -> None:
+    topic = compile_template("logs-{{ service }}-{{ .env.name }}", option="topic")
+    assert topic({"service": "api", "env": {"name": "prod"}}, {}) == "logs-api-prod"
+    key = compile_template("{{ %key }}", option="key")
+    assert key({}, {"key": "k1"}) == "k1"
+    assert compile_template("{{ @meta.topic }}-{{ @meta.partition }}", option="key")(
+        {}, {"topic": "t", "partition": 2}) == "t-2"
+    assert key({}, {}) is None  # a lone placeholder of a missing field: no key at all
+    assert compile_template("{{ n }}", option="key")({"n": 7}, {}) == "7"
+    assert compile_template("fixed", option="topic")({}, {}) == "fixed"
+
+
+@pytest.mark.parametrize("text", ["{{ }}", "a-{{ b", "x }}"])
+def test_malformed_templates_are_config_errors(text: str) -> None:
+    with pytest.raises(ConfigError, match="placeholder"):
+        compile_template(text, option="topic")
+
+
+def test_a_typo_in_a_kafka_key_is_a_config_error_that_names_the_key() -> None:
+    text = textwrap.dedent("""
+        sources:
+          in: {type: kafka, brokers: "127.0.0.1:9", topics: [a], group_id: g, sesion_timeout_ms: 6000}
+        sinks:
+          out: {type: kafka, inputs: [in], brokers: "127.0.0.1:9", topic: "{{ oops"}
+    """)
+    with pytest.raises(ConfigError) as info:
+        load_pipeline_text(text, registry=get_plugin_host().registry)
+    message = str(info.value)
+    assert "sesion_timeout_ms" in message and "session_timeout_ms" in message
+    assert "placeholder" in message
+
+
+def test_the_plugin_registers_both_components_without_importing_the_client() -> None:
+    registry = get_plugin_host().registry
+    entries = {(e.kind, e.type_name): e for e in registry.entries()}
+    assert entries[("source", "kafka")].distribution == "conduix-connectors-kafka"
+    assert entries[("sink", "kafka")].target == "conduix_kafka.sink:KafkaSink"
+    import subprocess
+
+    code = "import conduix_kafka.plugin, sys; print('confluent_kafka' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+class _Error:
+    def __init__(self, code: int) -> None:
+        self._code = code
+
+    def code(self) -> int:
+        return self._code
+
+    def str(self) -> str:
+        return f"error {self._code}"
+
+
+class _Message:
+    def __init__(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        self._parts = (topic, key, value)
+
+    def topic(self) -> str:
+        return self._parts[0]
+
+    def key(self) -> bytes | None:
+        return self._parts[1]
+
+    def value(self) -> bytes | None:
+        return self._parts[2]
+
+
+def test_failed_deliveries_are_matched_to_their_records_and_the_rest_is_done() -> None:
+    from confluent_kafka import KafkaError
+
+    from conduix import Batch
+    from conduix_kafka._delivery import DONE, IN_FLIGHT, REJECTED, TODO, Attempt
+
+    values = [b"a", b"b", b"a", b"c"]
+    attempt = Attempt(Batch([{"v": v} for v in values]))
+    report = attempt.reports()
+    attempt.status = [IN_FLIGHT] * 4
+    attempt.in_flight = 4
+    report(None, _Message("t", None, b"a"))
+    report(_Error(KafkaError._MSG_TIMED_OUT), _Message("t", None, b"a"))  # one of the two identical records
+    report(_Error(KafkaError.MSG_SIZE_TOO_LARGE), _Message("t", None, b"c"))
+    report(None, _Message("t", None, b"b"))
+    assert attempt.in_flight == 0
+    attempt.settle(lambda i: ("t", None, values[i]))
+    assert sorted(attempt.status) == sorted([DONE, DONE, TODO, REJECTED])
+    assert attempt.status[1] == DONE and attempt.status[3] == REJECTED
+    assert {attempt.status[0], attempt.status[2]} == {DONE, TODO}
+    assert [r.index for r in attempt.rejects()] == [3]
+
+
+def test_reports_from_a_replaced_producer_are_ignored() -> None:
+    from confluent_kafka import KafkaError
+
+    from conduix import Batch
+    from conduix_kafka._delivery import IN_FLIGHT, TODO, Attempt
+
+    attempt = Attempt(Batch([{"v": 1}]))
+    stale = attempt.reports()
+    attempt.status = [IN_FLIGHT]
+    attempt.in_flight = 1
+    attempt.reset_in_flight()  # the producer was replaced: the record is sent again
+    stale(_Error(KafkaError._PURGE_QUEUE), _Message("t", None, b"1"))
+    assert attempt.in_flight == 0 and attempt.status == [TODO] and attempt.failures == []
