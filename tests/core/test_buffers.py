@@ -115,3 +115,21 @@ def test_buffer_is_a_sink_setting_and_is_validated():
                            "sinks: {o: {type: blackhole, inputs: [g], buffer: {type: dsk}}}\n",
                            registry=test_registry())
     assert "sinks.o.buffer.type" in str(info.value) and "did you mean 'disk'" in str(info.value)
+
+
+def test_a_graceful_stop_that_cannot_drain_is_aborted_after_the_shutdown_timeout(tmp_path):
+    SERVER_UP.clear()
+    run = pipeline({}, source={"type": "generate", "rate": 500}, shutdown_timeout=0.5).start(state_dir=tmp_path)
+    time.sleep(0.3)
+    run.stop()
+    assert run.join(20)
+    assert run.result is not None and not run.result.ok
+    assert "did not drain within shutdown_timeout" in str(run.result.error)
+
+
+def test_exactly_once_refuses_a_disk_buffer():
+    with pytest.raises(ConfigError) as info:
+        load_pipeline_text("delivery: exactly_once\nsources: {g: {type: generate}}\n"
+                           "sinks: {o: {type: blackhole, inputs: [g], buffer: {type: disk}}}\n",
+                           registry=test_registry())
+    assert "breaks exactly-once" in str(info.value) and "sinks.o.buffer" in str(info.value)

@@ -87,6 +87,12 @@ def _build(doc: Located, registry: ComponentRegistry | None, env: Mapping[str, s
             for cid, raw in (entries or {}).items():
                 builder.component(str(cid), kind, raw, (section, cid))
     builder.check_graph()
+    if header.delivery == "exactly_once":
+        for cid, spec in builder.components.items():
+            if spec.buffer is not None and spec.buffer.type == "disk":
+                builder.errors.append(doc.error(
+                    "a disk buffer acknowledges records before the sink wrote them, which breaks exactly-once",
+                    (*builder._paths[cid], "buffer"), hint="remove 'buffer: {type: disk}' or use at_least_once"))
     if header.data_output is not None and header.data_output not in builder.components and not builder.errors:
         builder.errors.append(doc.error(f"data_output {header.data_output!r} is not a component", ("data_output",),
                                         hint=f"name one of: {', '.join(builder.components)}"))

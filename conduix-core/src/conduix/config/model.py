@@ -52,6 +52,8 @@ class Settings(_Strict):
     queue_size: int = Field(4, ge=1, le=1024,
                             description="Batches buffered between two components; bounds memory.")
     idle_sleep: float = Field(0.05, ge=0, description="Seconds a source waits after an empty read.")
+    shutdown_timeout: float = Field(60.0, gt=0, description="Seconds a graceful stop may take to drain and "
+                                    "flush; then the run is aborted (what was not written is replayed next time).")
     workers: int = Field(1, ge=1, le=256, description="Slices of the pipeline, each a worker process under "
                          "supervision (sources split their input between slices: Kafka partitions, ...).")
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)

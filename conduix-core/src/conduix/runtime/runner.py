@@ -223,7 +223,12 @@ class PipelineRun:
             callback()
 
     def stop(self) -> None:
-        """Graceful stop: sources stop reading, in-flight batches drain, sinks flush."""
+        """Graceful stop: sources stop reading, in-flight batches drain, sinks flush; after
+        ``settings.shutdown_timeout`` seconds the run is aborted instead (unwritten records are replayed)."""
+        if not self.control.stopping.is_set() and not self.done:
+            timer = threading.Timer(self.spec.settings.shutdown_timeout, self._stop_timed_out)
+            timer.daemon = True
+            timer.start()
         self.control.stopping.set()
         for node in self.nodes.values():
             if isinstance(node, SourceNode):
@@ -231,6 +236,13 @@ class PipelineRun:
                     node.component.stop()
                 except Exception as exc:
                     logger.warning("source %r failed to stop: %s", node.stats.id, exc)
+
+    def _stop_timed_out(self) -> None:
+        if not self.done:
+            limit = self.spec.settings.shutdown_timeout
+            logger.warning("pipeline %r did not drain within %.0fs (settings.shutdown_timeout): aborting; what was "
+                           "not written is replayed on the next run", self.spec.name, limit)
+            self.abort(f"did not drain within shutdown_timeout ({limit:.0f}s)")
 
     def abort(self, reason: str = "aborted") -> None:
         self.control.fail(PipelineError(f"pipeline {self.spec.name!r} {reason}"))
