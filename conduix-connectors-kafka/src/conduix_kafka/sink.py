@@ -11,6 +11,7 @@ import orjson
 from conduix import Batch, ConnectorError, Context, Sink
 from conduix.components import Rejected
 from conduix.errors import RetryableError
+from conduix.observability.tracing import trace_headers
 from conduix_kafka._client import client_logger, kafka, kafka_error, log_client_error, retriable
 from conduix_kafka._config import KafkaSinkConfig
 from conduix_kafka._delivery import IN_FLIGHT, REJECTED, TODO, Attempt, Rendered
@@ -144,12 +145,15 @@ class KafkaSink(Sink[KafkaSinkConfig]):
         report = attempt.reports()
         status = attempt.status
         empty: dict[str, Any] = {}
+        traced = list(trace_headers(batch).items())  # W3C trace context: the next pipeline continues the trace
         for i in indices:
             record = records[i]
             info = meta[i] if meta is not None else empty
             try:
                 topic, key, value = render(record, info)
                 extra = [(name, h(record, info) or "") for name, h in headers] if headers else None
+                if traced:
+                    extra = [*(extra or []), *traced]
             except (TypeError, ValueError, KeyError) as exc:
                 status[i] = REJECTED
                 attempt.errors[i] = exc

@@ -242,7 +242,7 @@ class SourceNode(Node):
         span = tracer.start_span(f"{self.stats.id} read", context=batch_parent(batch), attributes={
             **self.labels, "conduix.records": len(batch.records)}, start_time=end - int(elapsed * 1e9))
         span.end(end_time=end)
-        if span.is_recording():  # unsampled batches cost the later components no span at all
+        if span.get_span_context().trace_flags.sampled:  # unsampled batches cost later components no span
             batch.trace = set_span_in_context(span)
 
     def _deliver(self, batch: Batch) -> None:
