@@ -178,3 +178,39 @@ def test_failed_checkpoints_are_counted_and_the_run_goes_on(tmp_path):
     assert httpx.get(f"{server.url}/ready").status_code == 503  # the run has ended
     server.stop()
     telemetry.shutdown()
+
+
+def test_traces_cross_pipelines_through_http_headers():
+    telemetry, exporter = traced({"trace_sample_ratio": 1.0})
+    receiver = Pipeline(pipeline_from_dict({
+        "name": "receiver",
+        "sources": {"api": {"type": "http_server", "port": 0, "path": "/ingest"}},
+        "sinks": {"seen": {"type": "collect", "inputs": ["api"]}},
+    }, registry=test_registry())).create_run()
+    telemetry.attach(receiver)
+    receiver.start()
+    try:
+        deadline = time.monotonic() + 20
+        while receiver.nodes["api"].component.port in (None, 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        port = receiver.nodes["api"].component.port
+        sender = Pipeline(pipeline_from_dict({
+            "name": "sender", "settings": {"batch_size": 5},
+            "sources": {"in": {"type": "list", "records": [{"n": i} for i in range(10)]}},
+            "sinks": {"out": {"type": "http", "inputs": ["in"], "url": f"http://127.0.0.1:{port}/ingest"}},
+        }, registry=test_registry())).create_run()
+        telemetry.attach(sender)
+        sender.start()
+        assert sender.join(30) and sender.result.ok, sender.error
+        upstream = {s.context.trace_id for s in exporter.get_finished_spans() if s.name == "in read"}
+        deadline = time.monotonic() + 20
+        while len(receiver.nodes["seen"].component.records) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        receiver.stop()
+        receiver.join(20)
+    assert len(upstream) == 2
+    assert all("traceparent" in m["headers"] for m in receiver.result.components["seen"].meta)
+    downstream = {s.context.trace_id for s in exporter.get_finished_spans() if s.name == "api read"}
+    assert downstream and downstream <= upstream
+    telemetry.shutdown()

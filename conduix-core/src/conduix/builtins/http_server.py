@@ -211,6 +211,9 @@ class HttpServerSource(Source[HttpServerConfig]):
         future: asyncio.Future[int] | None = loop.create_future() if cfg.ack else None
         client = scope.get("client") or ("", 0)
         meta = {"source": self.id, "path": scope["path"], "remote": client[0], "request": next(self._requests)}
+        traced = {k: v for k, v in headers.items() if k in ("traceparent", "tracestate")}
+        if traced:  # the sender's trace continues here (see docs/observability.md)
+            meta["headers"] = traced
         self._intake.put(_Request(records, meta, loop, future))
         if future is None:
             return await _reply(send, 202, {"accepted": n})

@@ -18,6 +18,7 @@ from pydantic import Field
 from conduix.builtins.http_client import RETRY_STATUSES, HttpAuth, retry_after
 from conduix.components import Batch, ComponentConfig, Context, Rejected, Sink
 from conduix.errors import RetryableError
+from conduix.observability.tracing import trace_headers
 
 __all__ = ["HttpSink"]
 
@@ -86,7 +87,8 @@ class HttpSink(Sink[HttpSinkConfig]):
                 continue
             chunk = batch.records[start:start + size]
             try:
-                response = self._client.request(cfg.method, cfg.url, content=self._body(chunk))
+                response = self._client.request(cfg.method, cfg.url, content=self._body(chunk),
+                                                headers=trace_headers(batch) or None)
             except httpx.TransportError as exc:
                 self._resume = (batch, done)
                 raise RetryableError(f"sink {self.id!r}: {cfg.method} {cfg.url}: {type(exc).__name__}: {exc}") \
