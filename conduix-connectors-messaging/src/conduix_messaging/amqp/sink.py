@@ -11,6 +11,7 @@ from pydantic import Field
 
 from conduix.components import Batch, Context, Rejected, Sink
 from conduix.errors import RetryableError
+from conduix.observability.tracing import trace_headers
 from conduix_messaging._common import PayloadFormat, Template, encode_record
 from conduix_messaging._loop import LoopThread
 from conduix_messaging.amqp._connection import AmqpConnectionConfig, connect, declare_exchange, is_transient
@@ -118,6 +119,7 @@ class AmqpSink(Sink[AmqpSinkConfig]):
         mode = aio_pika.DeliveryMode.PERSISTENT if cfg.persistent else aio_pika.DeliveryMode.NOT_PERSISTENT
         out: list[tuple[int, str, Any]] = []
         rejected: list[Rejected] = []
+        traced = trace_headers(batch)  # W3C trace context: the next pipeline continues the trace
         for index, record in enumerate(batch.records):
             if index in done:
                 continue
@@ -125,7 +127,7 @@ class AmqpSink(Sink[AmqpSinkConfig]):
                 key = self.routing_key.render(record)
                 body = encode_record(record, cfg.format, cfg.field)
                 headers: dict[str, Any] | None = {
-                    k: t.render(record) for k, t in self.header_templates.items()} or None
+                    **{k: t.render(record) for k, t in self.header_templates.items()}, **traced} or None
                 msg_id = self.message_id.render(record) if self.message_id is not None else None
             except (KeyError, TypeError, ValueError) as exc:
                 rejected.append(Rejected(f"cannot build the message: {exc}", index=index))

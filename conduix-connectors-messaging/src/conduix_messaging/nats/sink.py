@@ -11,6 +11,7 @@ from pydantic import Field
 
 from conduix.components import Batch, ComponentConfig, Context, Rejected, Sink
 from conduix.errors import ConfigError, RetryableError
+from conduix.observability.tracing import trace_headers
 from conduix_messaging._common import PayloadFormat, Template, encode_record
 from conduix_messaging._loop import LoopThread
 from conduix_messaging.nats._connection import NatsConnectionConfig, connect, is_transient
@@ -134,14 +135,15 @@ class NatsSink(Sink[NatsSinkConfig]):
         cfg = self.config
         out: list[tuple[int, str, bytes, Any]] = []
         rejected: list[Rejected] = []
-        if self._plain:  # the common case, kept lean: one subject, the record as JSON, no headers
+        traced = trace_headers(batch) or None  # W3C trace context: the next pipeline continues the trace
+        if self._plain:  # the common case, kept lean: one subject, the record as JSON, no other headers
             dumps = orjson.dumps
             text = cfg.subject
             for index, record in enumerate(batch.records):
                 if done and index in done:
                     continue
                 try:
-                    out.append((index, text, dumps(record, default=str), None))
+                    out.append((index, text, dumps(record, default=str), traced))
                 except TypeError as exc:
                     rejected.append(Rejected(f"cannot build the message: {exc}", index=index))
                     done.add(index)
@@ -158,6 +160,8 @@ class NatsSink(Sink[NatsSinkConfig]):
                 hdr = {k: t.render(record) for k, t in headers.items()} or None
                 if msg_id is not None:
                     hdr = {**(hdr or {}), "Nats-Msg-Id": msg_id.render(record)}
+                if traced:
+                    hdr = {**(hdr or {}), **traced}
             except (KeyError, TypeError, ValueError) as exc:
                 rejected.append(Rejected(f"cannot build the message: {exc}", index=index))
                 done.add(index)

@@ -261,9 +261,9 @@ class SourceNode(Node):
     def work(self) -> None:
         source = self.component
         control = self.control
-        source.open()
-        self.opened.set()
         try:
+            source.open()  # inside try: a source that fails half-way through open() is still closed
+            self.opened.set()
             next_checkpoint = time.monotonic() + self.checkpoint_interval
             stats = self.stats
             while not control.stopping.is_set():
@@ -483,8 +483,8 @@ class SinkNode(Node):
             self._work_disk()
             return
         sink = self.component
-        sink.open()
         try:
+            sink.open()
             stats = self.stats
             for batch in self._incoming():
                 stats.records_in += len(batch.records)
