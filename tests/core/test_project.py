@@ -204,3 +204,9 @@ def test_trigger_outside_a_project_says_how_to_run_it(tmp_path):
     """)
     proc = conduix("run", str(tmp_path / "p.yaml"))
     assert proc.returncode == 1 and "conduix run-project" in proc.stderr
+
+
+def test_the_kafka_boundary_example_is_a_valid_project_of_two_roots():
+    project = load_project(Path(__file__).resolve().parents[2] / "examples" / "forum-kafka")
+    assert sorted(project.roots()) == ["index", "normalize"]  # joined by a topic: both start at once
+    assert [(r.parent, r.child, r.kind) for r in project.relations] == [("normalize", "index", "boundary")]
