@@ -210,3 +210,30 @@ def test_the_kafka_boundary_example_is_a_valid_project_of_two_roots():
     project = load_project(Path(__file__).resolve().parents[2] / "examples" / "forum-kafka")
     assert sorted(project.roots()) == ["index", "normalize"]  # joined by a topic: both start at once
     assert [(r.parent, r.child, r.kind) for r in project.relations] == [("normalize", "index", "boundary")]
+
+
+def test_a_streaming_project_runs_until_sigterm_then_stops_gracefully(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "out.jsonl"
+    write(tmp_path / "p", "stream.yaml", f"""
+        name: stream
+        sources: {{g: {{type: generate, rate: 200}}}}
+        sinks: {{o: {{type: file, inputs: [g], path: "{out}"}}}}
+    """)
+    proc = subprocess.Popen([sys.executable, "-m", "conduix", "run-project", str(tmp_path / "p"), "--state-dir",
+                             str(tmp_path / "state")], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while (not out.exists() or not out.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "1 runs succeeded" in stderr
+    seqs = [json.loads(line)["seq"] for line in out.read_text().splitlines()]
+    assert seqs == list(range(len(seqs)))

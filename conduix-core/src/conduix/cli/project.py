@@ -48,7 +48,11 @@ def _report(runner: ProjectRunner, ok: bool, started: float) -> None:
 @click.option("--concurrency", type=click.IntRange(1), default=None, help="Runs at the same time (all pipelines).")
 def run_project(project: Path, state_dir: Path, concurrency: int | None) -> None:
     """Validate and run a project (a folder of pipeline files, or a project.yaml) until every run ended."""
+    import signal
+
     runner = _runner(project, state_dir, concurrency)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # streaming projects run until stopped
+        signal.signal(sig, lambda signum, frame: runner.stop())
     started = time.monotonic()
     _report(runner, runner.run(), started)
 

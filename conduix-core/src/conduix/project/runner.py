@@ -53,6 +53,7 @@ class ProjectRunner:
         self._threads: list[threading.Thread] = []
         self.failed: list[str] = []
         self.stopping = False
+        self._live: dict[str, PipelineRun] = {}
 
     # -- entry points --------------------------------------------------------------------------
     def run(self, roots: list[ChildRequest] | None = None) -> bool:
@@ -87,10 +88,14 @@ class ProjectRunner:
         return run_id
 
     def stop(self) -> None:
+        """Start nothing new and stop the running runs gracefully (for streaming projects, Ctrl-C)."""
         with self._lock:
             self.stopping = True
             self._queue.clear()
+            live = list(self._live.values())
             self._lock.notify_all()
+        for run in live:
+            run.stop()
 
     # -- scheduling ------------------------------------------------------------------------------
     def _limit(self, pipeline: str) -> int:
@@ -158,8 +163,14 @@ class ProjectRunner:
             run = PipelineRun(spec, state_dir=self.state_dir, parameters=request.parameters, run_id=run_id,
                               services={"parent_records": parent_records, "request_child": request_child},
                               checkpoints=self._checkpoints(spec, request))
+            with self._lock:
+                if self.stopping:
+                    raise ConduixError("the project is stopping")
+                self._live[run_id] = run
             run.start()
             run.join()
+            with self._lock:
+                self._live.pop(run_id, None)
             assert run.result is not None
             stats = run.result.stats
             records_in = sum(s.records_in for s in stats.values() if s.kind == "source")
