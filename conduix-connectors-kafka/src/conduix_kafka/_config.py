@@ -21,6 +21,9 @@ def _brokers(value: str | list[str]) -> str:
 class KafkaSourceConfig(ComponentConfig):
     brokers: str | list[str] = Field(..., description="Bootstrap servers: 'host:port,host:port' or a list.")
     topics: list[str] = Field(..., min_length=1, description="Topics to subscribe to.")
+    partition_per_worker: bool = Field(False, description="Run one supervised worker per partition of the topics "
+                                       "(partition-per-actor: each reads its partition with a manual assignment "
+                                       "and its own checkpoint) instead of sharing the group's rebalancing.")
     group_id: str = Field(..., min_length=1, description="Consumer group id; offsets are committed to it.")
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         "latest", description="Where to start in a partition with neither a checkpoint nor a committed offset.")

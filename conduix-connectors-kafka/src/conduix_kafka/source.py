@@ -9,6 +9,7 @@ import orjson
 
 from conduix import Batch, ConnectorError, Context, Source
 from conduix.components import Rejected
+from conduix.errors import ConfigError
 from conduix_kafka import exactly_once
 from conduix_kafka._client import client_logger, kafka, log_client_error
 from conduix_kafka._config import KafkaSourceConfig
@@ -52,6 +53,10 @@ class KafkaSource(Source[KafkaSourceConfig]):
         self._cooperative = config.assignment_strategy == "cooperative-sticky"
         self._transactional = context.delivery == "exactly_once"
         self._commits = not self._transactional and not config.enable_auto_commit
+        if config.partition_per_worker and self._transactional:
+            raise ConfigError("partition_per_worker cannot be combined with delivery: exactly_once (transactions "
+                              "need the group's rebalancing to fence zombies)",
+                              hint="drop one of them; settings.workers scales out within the group instead")
 
     # -- lifecycle ---------------------------------------------------------------------------
     def restore(self, state: dict[str, Any]) -> None:
@@ -81,14 +86,46 @@ class KafkaSource(Source[KafkaSourceConfig]):
         conf.update(c.consumer)
         return conf
 
+    @classmethod
+    def plans_slices(cls, config: KafkaSourceConfig) -> bool:
+        return config.partition_per_worker
+
+    @classmethod
+    def plan_slices(cls, config: KafkaSourceConfig) -> list[dict[str, Any]] | None:
+        """With ``partition_per_worker``: one slice per partition of the topics, read from the metadata."""
+        if not config.partition_per_worker:
+            return None
+        from confluent_kafka.admin import AdminClient
+
+        brokers = config.brokers if isinstance(config.brokers, str) else ",".join(config.brokers)
+        admin = AdminClient({"bootstrap.servers": brokers, **{
+            k: v for k, v in config.consumer.items() if k.startswith(("security.", "sasl.", "ssl."))}})
+        try:
+            metadata = admin.list_topics(timeout=15)
+        except kafka.KafkaException as exc:
+            raise ConnectorError(f"cannot list the partitions of {config.topics} at {brokers}: {exc}") from exc
+        slices = []
+        for topic in config.topics:
+            found = metadata.topics.get(topic)
+            if found is None or found.error is not None:
+                raise ConnectorError(f"topic {topic!r} does not exist at {brokers}; create it first (partition per "
+                                     "worker needs its partitions up front)")
+            slices += [{"topic": topic, "partition": p, "label": f"{topic}-{p}"} for p in sorted(found.partitions)]
+        return slices
+
     def open(self) -> None:
         try:
             self._consumer = kafka.Consumer(self.client_config())
         except kafka.KafkaException as exc:
             raise ConnectorError(f"source {self.id!r}: cannot create the Kafka consumer: {exc}; "
                                  "check 'brokers' and the 'consumer' properties") from exc
-        self._consumer.subscribe(list(self.config.topics), on_assign=self._on_assign,
-                                 on_revoke=self._on_revoke, on_lost=self._on_lost)
+        piece = self.context.slice
+        if piece is not None and "partition" in piece:  # partition per worker: a manual assignment, no rebalancing
+            self._cooperative = False
+            self._on_assign(self._consumer, [kafka.TopicPartition(piece["topic"], int(piece["partition"]))])
+        else:
+            self._consumer.subscribe(list(self.config.topics), on_assign=self._on_assign,
+                                     on_revoke=self._on_revoke, on_lost=self._on_lost)
         if self._transactional:
             exactly_once.register(exactly_once.run_key(self.context), self.id, self)
 

@@ -51,6 +51,8 @@ class Context:
     slice_index: int = 0
     """Which slice of the pipeline this is (``settings.workers`` slices run as separate workers)."""
     slice_count: int = 1
+    slice: dict[str, Any] | None = None
+    """What :meth:`Source.plan_slices` gave this worker (e.g. one Kafka partition), or None."""
     services: dict[str, Any] = field(default_factory=dict)
     """What the process running the pipeline offers components, e.g. ``request_child`` in a project run."""
     run_id: str | None = None
@@ -203,6 +205,18 @@ class Source(_Component[ConfigT]):
     """
 
     kind = "source"
+
+    @classmethod
+    def plans_slices(cls, config: Any) -> bool:
+        """True when :meth:`plan_slices` will plan workers (cheap: the pipeline then runs supervised)."""
+        return False
+
+    @classmethod
+    def plan_slices(cls, config: Any) -> list[dict[str, Any]] | None:
+        """Under supervision: the slices of this source's input, one worker each (for example one per
+        Kafka partition). Called in the supervising process before the workers start; each worker's
+        source gets its slice as ``context.slice``. None: ``settings.workers`` slices."""
+        return None
 
     def read(self, max_records: int) -> Batch | None:
         raise NotImplementedError

@@ -55,13 +55,14 @@ class PipelineRun:
                  parameters: dict[str, Any] | None = None, hooks: pluggy.PluginManager | None = None,
                  services: dict[str, Any] | None = None, run_id: str | None = None,
                  checkpoint_id: str | None = None, slice_index: int = 0, slice_count: int = 1,
+                 slice_params: dict[str, Any] | None = None,
                  checkpoints: Any = None,
                  on_checkpoint: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.spec = spec
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.services = services or {}
         self.checkpoint_id = checkpoint_id or spec.name
-        self.slice_index, self.slice_count = slice_index, slice_count
+        self.slice_index, self.slice_count, self.slice_params = slice_index, slice_count, slice_params
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
         self.parameters = parameters or {}
         self.hooks = hooks
@@ -90,7 +91,8 @@ class PipelineRun:
             context = Context(component_id=cspec.id, pipeline=spec.name, state_dir=self.state_dir,
                               batch_size=settings.batch_size, parameters=self.parameters,
                               delivery=spec.delivery, services=self.services, run_id=self.run_id,
-                              slice_index=self.slice_index, slice_count=self.slice_count)
+                              slice_index=self.slice_index, slice_count=self.slice_count,
+                              slice=self.slice_params)
             component = cspec.build(context)
             stats = ComponentStats(cspec.id, cspec.kind, cspec.type_name)
             node: Node

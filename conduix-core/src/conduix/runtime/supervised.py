@@ -30,7 +30,9 @@ TASK_FACTORY = "conduix.runtime.task:pipeline_task"
 
 def wants_supervision(spec: PipelineSpec) -> bool:
     """The hierarchical format, a ``supervision:`` block, or several workers mean a supervised run."""
-    return spec.format == "actor" or "supervision" in spec.raw or spec.settings.workers > 1
+    return (spec.format == "actor" or "supervision" in spec.raw or spec.settings.workers > 1
+            or any(callable(getattr(c.cls, "plans_slices", None)) and c.cls.plans_slices(c.config)
+                   for c in spec.of_kind("source")))
 
 
 def _supervisor(node_id: str, settings: SupervisionSettings, children: list[Any]) -> Any:
@@ -47,6 +49,14 @@ def _workers(spec: PipelineSpec, state_dir: Path, prefix: str, sources: list[str
              parameters: dict[str, Any] | None) -> list[Any]:
     from conduix.supervision import TaskSpec, WorkerSpec
 
+    planned = _planned_slices(spec, sources)
+    if planned is not None:  # one worker per slice the source planned (e.g. per Kafka partition)
+        source_id, slices = planned
+        return [WorkerSpec(f"{source_id}-{piece.get('label', i)}", TaskSpec(TASK_FACTORY, {
+            "text": spec.text, "file": spec.file, "name": spec.name, "state_dir": str(state_dir),
+            "worker_id": f"{source_id}-{piece.get('label', i)}", "sources": [source_id], "slice_index": i,
+            "slice_count": len(slices), "parameters": parameters or {}, "slice_params": piece}))
+            for i, piece in enumerate(slices)]
     count = spec.settings.workers
     workers = []
     for index in range(count):
@@ -56,6 +66,21 @@ def _workers(spec: PipelineSpec, state_dir: Path, prefix: str, sources: list[str
                   "parameters": parameters or {}}
         workers.append(WorkerSpec(worker_id, TaskSpec(TASK_FACTORY, kwargs)))
     return workers
+
+
+def _planned_slices(spec: PipelineSpec, sources: list[str] | None) -> tuple[str, list[dict[str, Any]]] | None:
+    """The one source (of ``sources``, or of the pipeline) that plans its own slices, with its plan."""
+    candidates = [spec.components[s] for s in sources] if sources else spec.of_kind("source")
+    for component in candidates:
+        slices = component.cls.plan_slices(component.config)
+        if slices is not None:
+            if len(candidates) > 1:
+                raise ConfigError(f"source {component.id!r} runs a worker per slice, so it must be alone in its "
+                                  "workers", hint="put each source in its own supervisor (type: actor)")
+            if not slices:
+                raise ConfigError(f"source {component.id!r} found nothing to read (no partitions)")
+            return component.id, slices
+    return None
 
 
 def build_tree(spec: PipelineSpec, state_dir: Path, parameters: dict[str, Any] | None = None) -> Any:

@@ -40,7 +40,7 @@ class PipelineTask:
 
 def pipeline_task(*, text: str, file: str | None, name: str, state_dir: str, worker_id: str,
                   sources: list[str] | None = None, slice_index: int = 0, slice_count: int = 1,
-                  parameters: dict[str, Any] | None = None) -> PipelineTask:
+                  parameters: dict[str, Any] | None = None, slice_params: dict[str, Any] | None = None) -> PipelineTask:
     """Build the task of one worker: the pipeline (or the part fed by ``sources``), slice ``slice_index``
     of ``slice_count``, checkpointed under its own id so a restarted worker resumes where it was."""
     from conduix.checkpoint import open_store
@@ -54,5 +54,6 @@ def pipeline_task(*, text: str, file: str | None, name: str, state_dir: str, wor
     store = open_store(spec.settings.checkpoint.store, Path(state_dir))
     checkpoint_id = name if worker_id == "worker" else f"{name}.{worker_id}"
     run = PipelineRun(spec, state_dir=state_dir, parameters=parameters, hooks=host.manager, checkpoints=store,
-                      checkpoint_id=checkpoint_id, slice_index=slice_index, slice_count=slice_count)
+                      checkpoint_id=checkpoint_id, slice_index=slice_index, slice_count=slice_count,
+                      slice_params=slice_params)
     return PipelineTask(run)

@@ -1,0 +1,81 @@
+"""Partition-per-worker mode: one supervised worker process per partition, each resuming from its own
+checkpoint after a SIGKILL; nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.kafka.conftest import Broker, eventually
+
+pytestmark = [pytest.mark.integration("kafka"), pytest.mark.slow]
+
+N = 1500
+
+
+def workers(state: Path, name: str) -> dict[str, dict[str, Any]]:
+    try:
+        tree = json.loads((state / "status" / f"{name}.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(node: dict[str, Any]) -> None:
+        for child in node.get("children") or []:
+            if child.get("kind") == "supervisor":
+                walk(child)
+            else:
+                found[child["id"]] = child
+
+    walk(tree)
+    return found
+
+
+def test_a_worker_per_partition_restarts_from_its_own_checkpoint(broker: Broker, names: Any, tmp_path: Path) -> None:
+    topic, group, name = names("ppw"), names("ppw-group"), names("ppw")
+    broker.create_topics(topic, partitions=3)
+    broker.produce(topic, ({"id": i} for i in range(N)), key=lambda i: f"k{i % 7}")
+    out, state = tmp_path / "out.jsonl", tmp_path / "state"
+    config = {
+        "name": name,
+        "settings": {"batch_size": 50, "checkpoint": {"interval": 0.2}},
+        "supervision": {"backoff": {"initial": 0.2}},
+        "sources": {"in": {"type": "kafka", "brokers": broker.bootstrap, "topics": [topic], "group_id": group,
+                           "auto_offset_reset": "earliest", "partition_per_worker": True}},
+        "transforms": {"slow": {"type": "remap", "inputs": ["in"], "source": ". = .", "drop_on_error": True}},
+        "sinks": {"out": {"type": "file", "inputs": ["slow"], "path": str(out)}},
+    }
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = subprocess.Popen([sys.executable, "-m", "conduix", "run", str(path), "--json"], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "CONDUIX_STATE_DIR": str(state)})
+    try:
+        found = eventually(lambda: (w := workers(state, name)) and len(w) == 3 and all(x.get("pid") for x in w.values())
+                           and w, timeout=60, message="three partition workers")
+        assert sorted(found) == [f"in-{topic}-{p}" for p in range(3)]
+        victim = found[f"in-{topic}-1"]["pid"]
+        eventually(lambda: out.exists() and len(out.read_text().splitlines()) > 100, timeout=60, message="output")
+        os.kill(victim, signal.SIGKILL)
+        eventually(lambda: workers(state, name).get(f"in-{topic}-1", {}).get("restarts", 0) >= 1, timeout=60,
+                   message="the killed partition worker restarted")
+
+        def all_arrived() -> bool:
+            return len({json.loads(line)["id"] for line in out.read_text().splitlines()}) == N
+
+        eventually(all_arrived, timeout=90, message="every record")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 0, stderr
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert sorted(set(ids)) == list(range(N))
+    assert len(list((state / "checkpoints").glob(f"{name}.in-*.json"))) == 3  # one checkpoint per partition
