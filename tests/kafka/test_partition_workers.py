@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,32 @@ def test_a_worker_per_partition_restarts_from_its_own_checkpoint(broker: Broker,
     ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert sorted(set(ids)) == list(range(N))
     assert len(list((state / "checkpoints").glob(f"{name}.in-*.json"))) == 3  # one checkpoint per partition
+
+
+def test_brokers_gone_for_good_escalate_to_paused(own_broker: Broker, names: Any, tmp_path: Path) -> None:
+    topic, name = names("gone"), names("gone")
+    own_broker.create_topics(topic, partitions=1)
+    own_broker.produce(topic, ({"id": i} for i in range(10)))
+    state = tmp_path / "state"
+    config = {
+        "name": name,
+        "supervision": {"max_restarts": 1, "within_seconds": 120, "backoff": {"initial": 0.1, "max": 0.2}},
+        "sources": {"in": {"type": "kafka", "brokers": own_broker.bootstrap, "topics": [topic],
+                           "group_id": names("gone-group"), "auto_offset_reset": "earliest",
+                           "session_timeout_ms": 6000, "unreachable_timeout": 2}},
+        "sinks": {"out": {"type": "blackhole", "inputs": ["in"]}},
+    }
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = subprocess.Popen([sys.executable, "-m", "conduix", "run", str(path), "--json"], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "CONDUIX_STATE_DIR": str(state)})
+    eventually(lambda: workers(state, name).get("worker", {}).get("state") == "running", timeout=60,
+               message="the worker running")
+    time.sleep(1)
+    own_broker.kill()
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1, stderr
+    summary = json.loads([line for line in stderr.splitlines() if line.startswith("{")][-1])
+    assert summary["status"] == "paused"
+    assert summary["restarts"] == 1
+    assert "gave up after 1 restarts" in summary["reason"] and "unreachable_timeout" in summary["reason"]

@@ -21,6 +21,9 @@ def _brokers(value: str | list[str]) -> str:
 class KafkaSourceConfig(ComponentConfig):
     brokers: str | list[str] = Field(..., description="Bootstrap servers: 'host:port,host:port' or a list.")
     topics: list[str] = Field(..., min_length=1, description="Topics to subscribe to.")
+    unreachable_timeout: float | None = Field(60.0, gt=0, description="Seconds with every broker unreachable "
+                                              "before the source fails (under supervision: restarted with backoff, "
+                                              "then paused when the restart budget is spent); null: wait forever.")
     partition_per_worker: bool = Field(False, description="Run one supervised worker per partition of the topics "
                                        "(partition-per-actor: each reads its partition with a manual assignment "
                                        "and its own checkpoint) instead of sharing the group's rebalancing.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -51,6 +52,7 @@ class KafkaSource(Source[KafkaSourceConfig]):
         self._consumer: Any = None
         self._seq = 0
         self._cooperative = config.assignment_strategy == "cooperative-sticky"
+        self._down_since: float | None = None
         self._transactional = context.delivery == "exactly_once"
         self._commits = not self._transactional and not config.enable_auto_commit
         if config.partition_per_worker and self._transactional:
@@ -77,7 +79,7 @@ class KafkaSource(Source[KafkaSourceConfig]):
             "max.poll.interval.ms": c.max_poll_interval_ms,
             "partition.assignment.strategy": c.assignment_strategy,
             "isolation.level": "read_committed" if self._transactional else c.isolation_level,
-            "error_cb": lambda error: log_client_error(self.id, error),
+            "error_cb": self._on_error,
             "on_commit": self._on_commit,
             "logger": client_logger,
         }
@@ -112,6 +114,23 @@ class KafkaSource(Source[KafkaSourceConfig]):
                                      "worker needs its partitions up front)")
             slices += [{"topic": topic, "partition": p, "label": f"{topic}-{p}"} for p in sorted(found.partitions)]
         return slices
+
+    def _on_error(self, error: Any) -> None:
+        log_client_error(self.id, error)
+        if error.code() == kafka.KafkaError._ALL_BROKERS_DOWN and self._down_since is None:
+            self._down_since = time.monotonic()
+
+    def _check_reachable(self) -> None:
+        """Fail once every broker has been unreachable for ``unreachable_timeout`` (a metadata probe decides)."""
+        limit = self.config.unreachable_timeout
+        if self._down_since is None or limit is None or time.monotonic() - self._down_since < limit:
+            return
+        try:
+            self._consumer.list_topics(timeout=2)
+        except kafka.KafkaException:
+            raise ConnectorError(f"source {self.id!r}: no broker of {self.config.brokers} reachable for "
+                                 f"{limit:.0f}s (unreachable_timeout); check the cluster") from None
+        self._down_since = None  # the brokers are back
 
     def open(self) -> None:
         try:
@@ -197,7 +216,9 @@ class KafkaSource(Source[KafkaSourceConfig]):
     def read(self, max_records: int) -> Batch | None:
         messages = self._consumer.consume(max_records, self.config.poll_timeout)
         if not messages:
+            self._check_reachable()
             return Batch([])
+        self._down_since = None
         decoding = self.config.decoding
         field = self.config.field
         loads = orjson.loads
