@@ -133,17 +133,20 @@ def _run_supervised(pipeline: Pipeline, state_dir: Path, as_json: bool, admin_po
         signal.signal(sig, on_signal)
     last_report = [0.0]
 
-    server = backend = None
+    backend: Any = None
+    servers: list[Any] = []
     if metrics_port is not None:
-        from conduix.observability.server import ObservabilityServer
         from conduix.observability.supervised_backend import SupervisedBackend
 
         backend = SupervisedBackend(pipeline.spec.name)
-        server = ObservabilityServer(backend, metrics_host, metrics_port).start()
-        click.echo(f"metrics: {server.url}/metrics (also /health, /ready, /status)", err=True)
 
     def report(status: dict[str, Any]) -> None:
         if backend is not None:
+            if not servers:  # started once the actor system has forked: no server thread in its processes
+                from conduix.observability.server import ObservabilityServer
+
+                servers.append(ObservabilityServer(backend, metrics_host, metrics_port or 0).start())
+                click.echo(f"metrics: {servers[0].url}/metrics (also /health, /ready, /status)", err=True)
             backend.update(status)
         if time.monotonic() - last_report[0] >= 5 and sys.stderr.isatty():
             last_report[0] = time.monotonic()
@@ -153,7 +156,7 @@ def _run_supervised(pipeline: Pipeline, state_dir: Path, as_json: bool, admin_po
         result = run_supervised(pipeline.spec, state_dir=state_dir, admin_port=admin_port,
                                 stop_requested=stop.is_set, on_status=report)
     finally:
-        if server is not None:
+        for server in servers:
             server.stop()
     summary: dict[str, Any] = {"pipeline": result.pipeline, "status": result.status, "reason": result.reason,
                "duration": round(result.duration, 3), "restarts": result.restarts(),
