@@ -96,6 +96,16 @@ class LoopThread:
     def call_soon(self, callback: Any, *args: Any) -> None:
         self.loop.call_soon_threadsafe(callback, *args)
 
+    def shut_down(self, closing: Callable[[], Coroutine[Any, Any, Any]] | None, what: str) -> None:
+        """Run ``closing()`` (closing a connection) on the loop when it runs, log if that fails, then stop."""
+        try:
+            if closing is not None and self.running:
+                self.run(closing(), timeout=15)
+        except Exception as exc:
+            logger.warning("%s: closing the connection failed: %s", what, exc)
+        finally:
+            self.stop()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop (after pending callbacks) and wait for its thread."""
         if not self._started:

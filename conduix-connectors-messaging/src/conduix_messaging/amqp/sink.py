@@ -76,14 +76,9 @@ class AmqpSink(Sink[AmqpSinkConfig]):
         if loop is None:
             return
         self._closing = True
-        try:
-            if self._connection is not None:
-                loop.run(self._connection.close(), timeout=15)
-        except Exception as exc:
-            logger.warning("amqp sink %r: closing the connection failed: %s", self.id, exc)
-        finally:
-            loop.stop()
-            self._loop = None
+        connection = self._connection
+        loop.shut_down(connection.close if connection is not None else None, f"amqp sink {self.id!r}")
+        self._loop = None
 
     def write(self, batch: Batch) -> list[Rejected] | None:
         assert self._loop is not None

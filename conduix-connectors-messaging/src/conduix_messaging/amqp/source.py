@@ -229,13 +229,8 @@ class AmqpSource(Source[AmqpSourceConfig]):
         with self._ack_lock:
             acking = list(self._acking)
         concurrent.futures.wait(acking, timeout=10)  # acks go out before the connection closes
-        try:
-            loop.run(self._close(), timeout=15)
-        except Exception as exc:
-            logger.warning("amqp source %r: closing the connection failed: %s", self.id, exc)
-        finally:
-            loop.stop()
-            self._loop = None
+        loop.shut_down(self._close, f"amqp source {self.id!r}")
+        self._loop = None
 
     async def _close(self) -> None:
         written = [m for p in sorted(self._written) for m in self._pending.pop(p)]

@@ -82,14 +82,9 @@ class NatsSink(Sink[NatsSinkConfig]):
         if loop is None:
             return
         self._closing = True
-        try:
-            if self._nc is not None:
-                loop.run(self._nc.drain(), timeout=15)
-        except Exception as exc:
-            logger.warning("nats sink %r: closing the connection failed: %s", self.id, exc)
-        finally:
-            loop.stop()
-            self._loop = None
+        nc = self._nc
+        loop.shut_down(nc.drain if nc is not None else None, f"nats sink {self.id!r}")
+        self._loop = None
 
     # -- writing -------------------------------------------------------------------------
     def write(self, batch: Batch) -> list[Rejected] | None:

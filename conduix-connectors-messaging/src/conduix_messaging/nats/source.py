@@ -164,14 +164,8 @@ class NatsSource(Source[NatsSourceConfig]):
         with self._ack_lock:
             acking = list(self._acking)
         concurrent.futures.wait(acking, timeout=10)  # acks go out before the connection closes
-        try:
-            if loop.running and self._nc is not None:
-                loop.run(self._close(), timeout=15)
-        except Exception as exc:
-            logger.warning("nats source %r: closing the connection failed: %s", self.id, exc)
-        finally:
-            loop.stop()
-            self._loop = None
+        loop.shut_down(self._close if self._nc is not None else None, f"nats source {self.id!r}")
+        self._loop = None
 
     async def _close(self) -> None:
         if self._keepalive is not None:
