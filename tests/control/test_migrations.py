@@ -13,8 +13,8 @@ from sqlalchemy import select
 from conduix_control.db import MIGRATIONS, Database, current_revision
 from conduix_control.db.models import Base, Pipeline, PipelineVersion
 
-TABLES = ["agents", "alembic_version", "assignments", "commands", "leases", "pipeline_versions", "pipelines",
-          "runs", "schedule_fires", "schedules"]
+TABLES = ["agents", "alembic_version", "api_tokens", "assignments", "commands", "leases", "pipeline_versions",
+          "pipelines", "runs", "schedule_fires", "schedules", "secrets", "users"]
 
 
 def check_database(url: str) -> None:

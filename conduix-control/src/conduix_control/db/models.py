@@ -13,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Agent",
+    "ApiToken",
     "Assignment",
     "Base",
     "Command",
@@ -22,6 +23,8 @@ __all__ = [
     "Run",
     "Schedule",
     "ScheduleFire",
+    "Secret",
+    "User",
 ]
 
 
@@ -95,6 +98,8 @@ class Run(Base):
     errors: Mapped[int] = mapped_column(BigInteger, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     parent_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # per component, latest report
+    parameters: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # a child run's parameters
     started_at: Mapped[float]
     ended_at: Mapped[float | None] = mapped_column(nullable=True)
     updated_at: Mapped[float]
@@ -147,3 +152,42 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     token: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[float]
+
+
+class User(Base):
+    """A person who signs in: the local admin (password) or someone from the OIDC provider (no password)."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("username", name="uq_user_username"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    role: Mapped[str] = mapped_column(String(20))  # viewer | editor | admin
+    source: Mapped[str] = mapped_column(String(20))  # local | oidc
+    created_at: Mapped[float]
+    last_login_at: Mapped[float | None] = mapped_column(nullable=True)
+
+
+class ApiToken(Base):
+    """A bearer token for automation and agents; only its hash is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_token_hash"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to recognise a token in lists
+    token_hash: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(20))  # viewer | editor | admin | agent
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float]
+    last_used_at: Mapped[float | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[float | None] = mapped_column(nullable=True)
+
+
+class Secret(Base):
+    """Generated secrets every control plane instance shares (the session-signing key)."""
+
+    __tablename__ = "secrets"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float]
