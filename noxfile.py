@@ -43,14 +43,20 @@ def install_project(session: nox.Session) -> None:
     session.install(*example_plugins())  # after core: their dependency on it is then satisfied
 
 
+#: command the tests need -> the Debian package that has it (PyPI has none of them)
+SYSTEM_TOOLS = {"promtool": "prometheus", "chromium": "chromium", "npm": "npm"}
+
+
 def install_system_tools(session: nox.Session) -> None:
-    """Tools the tests need that PyPI does not have: promtool (Debian's 'prometheus' package)."""
-    if shutil.which("promtool"):
+    """Tools the tests need from the OS: promtool (Prometheus rules tests), Chromium (browser tests of the
+    web UI, driven by Playwright with executable_path) and npm (the UI build, the tests' OIDC provider)."""
+    missing = sorted({package for tool, package in SYSTEM_TOOLS.items() if not shutil.which(tool)})
+    if not missing:
         return
     if not shutil.which("apt-get"):
-        session.error("promtool is missing: install Prometheus' promtool (Debian/Ubuntu: apt-get install prometheus)")
-    session.run("bash", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
-                "apt-get install -y -qq --no-install-recommends prometheus >/dev/null", external=True)
+        session.error(f"missing system packages: {', '.join(missing)} (Debian/Ubuntu: apt-get install ...)")
+    session.run("bash", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+                f"--no-install-recommends {' '.join(missing)} >/dev/null", external=True)
 
 
 @nox.session
@@ -60,6 +66,14 @@ def tests(session: nox.Session) -> None:
     install_project(session)
     session.install("pytest-timeout>=2.3", "psutil>=5.9")
     session.run("pytest", "--timeout=300", *session.posargs)
+
+
+@nox.session
+def ui(session: nox.Session) -> None:
+    """Build the web UI into conduix-control (the package build does the same when the files are stale)."""
+    session.chdir("conduix-control/ui")
+    session.run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True)
+    session.run("npm", "run", "build", external=True)
 
 
 @nox.session

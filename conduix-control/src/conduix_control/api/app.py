@@ -18,6 +18,7 @@ from conduix_control.scheduler.loop import LeaderLoop
 from conduix_control.service.commands import CommandBus
 from conduix_control.service.pipelines import config_errors
 from conduix_control.settings import ControlSettings
+from conduix_control.webui import mount_ui
 
 __all__ = ["create_app"]
 
@@ -50,6 +51,7 @@ def create_app(db_url: str | None = None, *, redis_url: str | None = None,
     app.state.plane = plane
     for module in (routes_pipelines, routes_agents, routes_runs):
         app.include_router(module.router)
+    mount_ui(app)
 
     @app.exception_handler(ValidationFailedError)
     async def invalid(request: Request, exc: ValidationFailedError) -> JSONResponse:
