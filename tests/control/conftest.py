@@ -37,7 +37,9 @@ FAST_CONTROL = {
     "CONDUIX_REDIS_BREAKER_RESET_TIMEOUT": "1",
     "CONDUIX_REDIS_BACKOFF_CAP": "0.5",
     "CONDUIX_REDIS_SOCKET_TIMEOUT": "0.5",
+    "CONDUIX_CONTROL_ADMIN_PASSWORD": "test-admin-password",  # the local admin, created at first start
 }
+ADMIN_PASSWORD = FAST_CONTROL["CONDUIX_CONTROL_ADMIN_PASSWORD"]
 
 
 def free_port() -> int:
@@ -143,6 +145,18 @@ class ControlPlane(Proc):
         self.http = httpx.Client(base_url=self.url, timeout=10)
         eventually(lambda: self.proc.poll() is None and self.http.get("/health").status_code == 200,
                    timeout=30, what=f"control plane up (log: {log})")
+        # like the web UI: the local admin's session cookie
+        login = self.http.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert login.status_code == 200, login.text
+        self._tokens: dict[str, str] = {}
+
+    def token(self, role: str = "admin") -> str:
+        """An API token with ``role`` (one per role and control plane), e.g. for agents and the CLI."""
+        if role not in self._tokens:
+            response = self.http.post("/auth/tokens", json={"name": f"test-{role}", "role": role})
+            assert response.status_code == 201, response.text
+            self._tokens[role] = response.json()["token"]
+        return self._tokens[role]
 
     def get(self, path: str, **params: Any) -> Any:
         response = self.http.get(path, params=params)
@@ -186,7 +200,7 @@ def stack(tmp_path: Path) -> Iterator[Any]:
 
         def agent(self, cp: ControlPlane, agent_id: str, redis_url: str | None = None, *extra: str) -> Proc:
             args = ["agent", "start", "--control-url", cp.url, "--agent-id", agent_id,
-                    "--state-dir", str(tmp_path / f"agent-{agent_id}")]
+                    "--state-dir", str(tmp_path / f"agent-{agent_id}"), "--token", cp.token("agent")]
             if redis_url:
                 args += ["--redis-url", redis_url]
             proc = Proc(args + list(extra), tmp_path / f"agent-{agent_id}.log", env)

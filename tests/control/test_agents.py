@@ -75,7 +75,7 @@ def test_command_channel_redis_then_rest_while_redis_is_down_then_redis_again(
     runs = cp.runs("ticker")
     assert len(runs) == 4  # start + three restarts
     assert [r["status"] for r in runs[1:]] == ["stopped"] * 3
-    assert [r["parent_run_id"] for r in runs] == [runs[1]["id"], runs[2]["id"], runs[3]["id"], None]
+    assert [r["parent_run_id"] for r in runs] == [None] * 4  # restarts are not child runs
     modes = re.findall(r"command channel (\w+) -> (\w+)", agent.log())
     assert ("redis", "hybrid") in modes and ("hybrid", "rest") in modes and ("rest", "hybrid") in modes
     assert modes[-1] == ("hybrid", "redis")
@@ -138,7 +138,7 @@ def test_sigkilled_agent_is_replaced_and_the_pipeline_resumes_from_its_checkpoin
         writer.join()
         eventually(lambda: set(read_seqs(out)) == set(range(total)), timeout=60, what="all lines delivered")
         replacement = eventually(lambda: current_run(cp, "numbers"), what="still running on a2")
-    assert replacement["agent_id"] == "a2" and replacement["parent_run_id"] == killed_run["id"]
+    assert replacement["agent_id"] == "a2" and replacement["id"] > killed_run["id"]
 
     seqs = read_seqs(out)
     assert set(seqs) == set(range(total)), "nothing lost"

@@ -25,7 +25,7 @@ def test_control_commands_are_plugged_into_conduix() -> None:
 def test_apply_start_list_replicas_pause_resume_stop_and_rollback(stack: Any, redis_server: Any,
                                                                   tmp_path: Path) -> None:
     cp = stack.control(redis_url=redis_server.url)
-    url = ["--control-url", cp.url]
+    url = ["--control-url", cp.url, "--token", cp.token("editor")]
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nname: spread\nsources:\n  numbers: {type: generat}\n")
     result = conduix("pipelines", "apply", str(bad), *url)

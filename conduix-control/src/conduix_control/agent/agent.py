@@ -36,7 +36,8 @@ class AgentOptions:
     capacity: int = 4
     state_dir: Path = Path(".conduix/agent")
     checkpoint_store: str | None = None  #: default: the Redis URL (shared, fenced checkpoints)
-    report_interval: float = 2.0
+    report_interval: float = 1.0  #: per-component stats reach the UI's live view about this often
+    token: str | None = None  #: API token (role agent) sent as ``Authorization: Bearer``
 
 
 class Agent:
@@ -45,7 +46,7 @@ class Agent:
     def __init__(self, options: AgentOptions) -> None:
         self.options = options
         self.id = options.agent_id
-        self.client = ControlClient(options.control_url)
+        self.client = ControlClient(options.control_url, token=options.token)
         self.redis = ResilientClient(options.redis_url, ResilientSettings.from_env()) if options.redis_url else None
         self.store = options.checkpoint_store or options.redis_url
         self.state_dir = Path(options.state_dir)
@@ -58,6 +59,8 @@ class Agent:
         self._applied: OrderedDict[str, str] = self._load_applied()
         self._pending_acks: dict[str, dict[str, Any]] = {}
         self._pending_reports: dict[int, dict[str, Any]] = {}
+        self._pending_children: list[tuple[int, dict[str, Any]]] = []  # (parent run id, request), in order
+        self._children_lock = threading.Lock()  # one flusher at a time: each request is sent once
         self._last_report: dict[int, float] = {}
         self._stop = threading.Event()
 
@@ -127,11 +130,17 @@ class Agent:
     # -- runs --
     def _on_event(self, worker: WorkerProcess, event: dict[str, Any]) -> None:
         kind = event.get("event")
-        fields = {k: v for k, v in event.items() if k in ("records_in", "records_out", "errors", "error")}
+        fields = {k: v for k, v in event.items()
+                  if k in ("records_in", "records_out", "errors", "error", "components", "time")}
         if kind == "started":
             self._report(worker.run_id, {"status": "running"}, force=True)
         elif kind == "stats":
             self._report(worker.run_id, fields)
+        elif kind == "child":
+            with self._report_lock:
+                self._pending_children.append((worker.run_id, {"pipeline": event.get("pipeline"),
+                                                               "parameters": event.get("parameters") or {}}))
+            self._flush_children()
         elif kind == "fenced":
             logger.error("agent %s: %s", self.id, event.get("error"))
         elif kind == "finished":
@@ -149,6 +158,33 @@ class Agent:
             if not force and time.monotonic() - self._last_report.get(run_id, 0.0) < self.options.report_interval:
                 return
         self._flush_reports()
+
+    def _flush_children(self) -> None:
+        """Ask the control plane for the child runs workers requested, oldest first; kept until it answers."""
+        if not self._children_lock.acquire(blocking=False):
+            return  # another thread is flushing; it sends ours too
+        try:
+            self._send_children()
+        finally:
+            self._children_lock.release()
+
+    def _send_children(self) -> None:
+        while True:
+            with self._report_lock:
+                if not self._pending_children:
+                    return
+                run_id, body = self._pending_children[0]
+            try:
+                self.client.post(f"/runs/{run_id}/children", body)
+            except ControlRequestError as exc:  # refused for good (unknown pipeline...): do not retry
+                logger.error("agent %s: control plane refused child run %s of run %d: %s", self.id,
+                             body.get("pipeline"), run_id, exc)
+            except ControlError as exc:
+                logger.warning("agent %s: cannot request child runs yet: %s", self.id, exc)
+                return
+            with self._report_lock:
+                if self._pending_children and self._pending_children[0] == (run_id, body):
+                    self._pending_children.pop(0)
 
     def _flush_reports(self) -> None:
         with self._report_lock:
@@ -245,6 +281,8 @@ class Agent:
                 self.timings = answer["settings"]
                 return
             except ControlError as exc:
+                if isinstance(exc, ControlRequestError) and exc.status in (401, 403):
+                    raise  # a missing or wrong token: retrying does not help
                 logger.warning("agent %s: cannot register yet: %s", self.id, exc)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
@@ -264,6 +302,7 @@ class Agent:
         while not self._stop.is_set():
             self._heartbeat()
             self._flush_acks()
+            self._flush_children()
             self._flush_reports()
             if time.monotonic() - last_sync >= t["poll_interval"]:
                 last_sync = time.monotonic()
@@ -277,6 +316,7 @@ class Agent:
         for worker in list(self.workers.values()):
             if worker.alive:
                 worker.stop()
+        self._flush_children()
         self._flush_reports()
         self._flush_acks()
         self.client.close()

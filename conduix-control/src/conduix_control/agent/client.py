@@ -14,9 +14,11 @@ __all__ = ["ControlClient"]
 class ControlClient:
     """Thin typed wrapper over the REST API; transport errors become :class:`ControlPlaneUnavailableError`."""
 
-    def __init__(self, base_url: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 5.0, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.token = token or None
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -36,6 +38,8 @@ class ControlClient:
                 body = {"detail": response.text}
             detail = body.get("detail", body) if isinstance(body, dict) else body
             lines = [str(detail)]
+            if response.status_code in (401, 403):
+                lines[0] = self._auth_hint(method, path, response.status_code, str(detail))
             for err in body.get("errors", []) if isinstance(body, dict) else []:
                 where = f"line {err.get('line')}, column {err.get('column')}" if err.get("line") else ""
                 lines.append(f"  {where} at {err.get('path')}: {err.get('message')}"
@@ -44,6 +48,16 @@ class ControlClient:
         if response.status_code == 204:
             return None
         return response.json()
+
+    def _auth_hint(self, method: str, path: str, status: int, detail: str) -> str:
+        """The server's reason, plus how to pass a token (the server names the role needed on 403)."""
+        if status == 401:
+            given = "the token given was refused" if self.token else "no token was given"
+            return (f"control plane at {self.base_url} refused {method} {path}: {detail} ({given}; pass an API "
+                    "token with --token or the CONDUIX_CONTROL_TOKEN environment variable; create one in the UI's "
+                    "Tokens page or with `conduix control tokens create NAME --role ROLE`)")
+        return (f"control plane at {self.base_url} refused {method} {path}: {detail} (pass a token with that "
+                "role with --token or CONDUIX_CONTROL_TOKEN)")
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -44,7 +44,7 @@ class WorkerProcess:
         run_dir.mkdir(parents=True, exist_ok=True)
         spec = {"yaml": payload["yaml"], "checkpoint_id": payload["checkpoint_id"], "token": self.token,
                 "state_dir": str(run_dir), "store": store, "lease_deadline": lease_deadline,
-                "parameters": payload.get("parameters")}
+                "parameters": payload.get("parameters"), "children": payload.get("children")}
         self.proc = subprocess.Popen([sys.executable, "-m", "conduix_control.agent.worker"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, bufsize=1, cwd=run_dir)
@@ -105,7 +105,7 @@ class WorkerProcess:
             except ValueError:
                 continue
             if event.get("event") == "stats":
-                self.stats = {k: v for k, v in event.items() if k != "event"}
+                self.stats = {k: v for k, v in event.items() if k not in ("event", "components")}  # heartbeats
             if event.get("event") == "finished":
                 self.finished = event
             self.on_event(self, event)

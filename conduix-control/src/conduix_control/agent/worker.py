@@ -4,10 +4,14 @@ The agent starts one worker per assignment, so a crashing or memory-hungry pipel
 only itself. Protocol on the pipes (JSON lines):
 
 - stdin, first line: the start spec ``{"yaml", "checkpoint_id", "token", "state_dir", "store",
-  "lease_deadline", "parameters"}``; then ``{"renew": deadline}`` and ``{"stop": true, "reason": ...}``
-  (reason ``lease_expired`` when the agent saw the lease run out first).
+  "lease_deadline", "parameters", "children"}``; then ``{"renew": deadline}`` and ``{"stop": true,
+  "reason": ...}`` (reason ``lease_expired`` when the agent saw the lease run out first).
   End of stdin means the agent is gone: the worker stops (a dead agent cannot renew the lease anyway).
-- stdout: ``{"event": "started"}``, ``{"event": "stats", ...}`` every second, and one final
+  ``parameters`` (not null) makes this a child run: ``${params.NAME}`` filled, no checkpoints.
+- stdout: ``{"event": "started"}``, ``{"event": "stats", "time", "records_in", "records_out", "errors",
+  "components": {id: {kind, type, records_in, records_out, errors, dead_letters, dropped, retries,
+  restarts, buffered, lag}}}`` every second, ``{"event": "child", "pipeline", "parameters"}`` per child
+  run requested (a ``trigger`` stage, or a record for the pipelines in ``children``), and one final
   ``{"event": "finished", "status": ..., "error": ...}``; status is ``succeeded``, ``failed``,
   ``stopped``, ``fenced`` (a checkpoint write was rejected: another agent owns the pipeline) or
   ``lease_expired`` (not renewed in time: stopped to avoid running twice).
@@ -27,7 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from conduix.api import Pipeline
+from conduix.builtins.trigger import parameters_from
 from conduix.checkpoint import CheckpointStore, FallbackCheckpointStore, FileCheckpointStore, open_store
+from conduix.components import Batch, ComponentConfig, Sink
+from conduix.config import ComponentSpec, load_pipeline_text
+from conduix.plugins import get_plugin_host
 from conduix.runtime import PipelineRun
 from conduix_control.errors import StaleLeaseError
 from conduix_control.fencing import FencedRedisCheckpointStore
@@ -38,9 +46,13 @@ logger = logging.getLogger("conduix_control.worker")
 _out_lock = threading.Lock()
 
 
+CHILDREN_SINK = "__children__"
+
+
 def emit(event: str, **data: Any) -> None:
+    line = json.dumps({"event": event, **data}, default=str)  # record values (dates...) as text
     with _out_lock:
-        sys.stdout.write(json.dumps({"event": event, **data}) + "\n")
+        sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
 
@@ -52,11 +64,53 @@ def build_store(store_url: str | None, token: int, state_dir: Path) -> Checkpoin
     return open_store(store_url, state_dir) if store_url else files
 
 
-def _totals(run: PipelineRun) -> dict[str, int]:
-    stats = run.stats()
+def _lag(component: Any, cid: str) -> int | None:
+    """A source's consumer lag summed over its partitions; None when it cannot tell."""
+    lag = getattr(component, "lag", None)
+    if not callable(lag):
+        return None
+    try:
+        partitions = lag()
+    except Exception as exc:  # a metric must never break the run (as in core's telemetry)
+        logger.debug("lag of %s failed: %s", cid, exc)
+        return None
+    return None if partitions is None else int(sum(partitions.values()))
+
+
+def _components(run: PipelineRun) -> dict[str, dict[str, Any]]:
+    """Per component: its counters, and a source's consumer lag."""
+    out: dict[str, dict[str, Any]] = {}
+    for cid, node in run.nodes.items():
+        if cid == CHILDREN_SINK:
+            continue
+        s = node.stats
+        out[cid] = {"kind": s.kind, "type": s.type, "records_in": s.records_in, "records_out": s.records_out,
+                    "errors": s.errors, "dead_letters": s.dead_letters, "dropped": s.dropped, "retries": s.retries,
+                    "restarts": s.restarts, "buffered": s.buffered,
+                    "lag": _lag(node.component, cid) if s.kind == "source" else None}
+    return out
+
+
+def _totals(run: PipelineRun) -> dict[str, Any]:
+    stats = {cid: s for cid, s in run.stats().items() if cid != CHILDREN_SINK}
     return {"records_in": sum(s.records_out for s in stats.values() if s.kind == "source"),
             "records_out": sum(s.records_in for s in stats.values() if s.kind == "sink"),
-            "errors": sum(s.errors for s in stats.values())}
+            "errors": sum(s.errors for s in stats.values()),
+            "components": _components(run), "time": time.time()}
+
+
+class _ChildrenSink(Sink[ComponentConfig]):
+    """Added to a parent pipeline: hands each delivered record to the worker, which requests child runs."""
+
+    Config = ComponentConfig
+
+    def write(self, batch: Batch) -> None:
+        self.context.services["parent_records"](batch.records)
+
+
+def request_child(pipeline: str, parameters: dict[str, Any]) -> None:
+    """The ``request_child`` service (``trigger`` stages): the agent asks the control plane for the run."""
+    emit("child", pipeline=pipeline, parameters=parameters)
 
 
 class Worker:
@@ -66,13 +120,41 @@ class Worker:
         self.reason: str | None = None  # why we stopped the run ourselves
         self.fenced: str | None = None
         state_dir = Path(spec["state_dir"])
-        pipeline = Pipeline.from_text(spec["yaml"], name=spec["checkpoint_id"])
-        pipeline.spec.name = spec["checkpoint_id"]  # checkpoints are kept per replica
+        parameters = spec.get("parameters")
+        host = get_plugin_host()
+        pipeline = Pipeline(load_pipeline_text(spec["yaml"], registry=host.registry, default_name=spec["checkpoint_id"],
+                                               params=parameters), host)
+        pipeline.spec.name = spec["checkpoint_id"]  # checkpoints are kept per replica (per run for a child run)
         store_url = pipeline.spec.settings.checkpoint.store or spec.get("store")  # the pipeline's own store wins
         self.store = build_store(store_url, int(spec["token"]), state_dir)
-        self.run = PipelineRun(pipeline.spec, state_dir=state_dir, parameters=spec.get("parameters"),
+        self.children: list[dict[str, Any]] = list(spec.get("children") or [])
+        self._held: list[dict[str, Any]] = []  # records whose child runs start after this run succeeded
+        if self.children:
+            inputs = pipeline.spec.data_inputs()
+            pipeline.spec.components[CHILDREN_SINK] = ComponentSpec(
+                CHILDREN_SINK, "sink", "_children", _ChildrenSink, ComponentConfig(), inputs=list(inputs),
+                path=CHILDREN_SINK)
+        self.run = PipelineRun(pipeline.spec, state_dir=state_dir, parameters=parameters,
                                hooks=pipeline.host.manager if pipeline.host else None,
-                               checkpoints=_Guard(self.store, self))
+                               services={"request_child": request_child, "parent_records": self.parent_records},
+                               # a child run is retried whole: it keeps no position of its own
+                               checkpoints=None if parameters is not None else _Guard(self.store, self))
+
+    def parent_records(self, records: list[dict[str, Any]]) -> None:
+        """Records of this pipeline's data type: child runs now (``start: streaming``) or after success."""
+        for record in records:
+            for child in self.children:
+                if child.get("start") == "streaming":
+                    request_child(child["pipeline"], parameters_from(record, child.get("parameters")))
+            if any(child.get("start") != "streaming" for child in self.children):
+                self._held.append(record)
+
+    def _release_children(self) -> None:
+        for record in self._held:
+            for child in self.children:
+                if child.get("start") != "streaming":
+                    request_child(child["pipeline"], parameters_from(record, child.get("parameters")))
+        self._held.clear()
 
     def stop(self, reason: str) -> None:
         if self.reason is None:
@@ -113,6 +195,8 @@ class Worker:
             status, error = "lease_expired", "lease not renewed in time (agent cut off or paused)"
         elif self.reason is not None and status == "succeeded":
             status = "stopped"
+        if status == "succeeded":
+            self._release_children()  # before "finished": the agent forwards events in order
         emit("finished", status=status, error=error, **_totals(self.run))
         self.store.close()
         return 0

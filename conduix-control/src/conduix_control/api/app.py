@@ -6,11 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from conduix_control.api import routes_agents, routes_pipelines, routes_runs
 from conduix_control.api.deps import Plane
+from conduix_control.auth import AuthSettings, authorize, install
 from conduix_control.db import Database
 from conduix_control.errors import ControlError, NotFoundError, ValidationFailedError
 from conduix_control.redis_client import ResilientClient, ResilientSettings
@@ -26,9 +27,15 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(db_url: str | None = None, *, redis_url: str | None = None,
-               settings: ControlSettings | None = None, run_leader: bool = True) -> FastAPI:
-    """The API with its database migrated; the leader's loop runs while the app is served."""
+               settings: ControlSettings | None = None, run_leader: bool = True,
+               auth: AuthSettings | None = None) -> FastAPI:
+    """The API with its database migrated; the leader's loop runs while the app is served.
+
+    Every API route is checked by :func:`conduix_control.auth.authorize` against the policy table in
+    :mod:`conduix_control.auth.roles` (one app-wide dependency, so routes added later are covered too).
+    """
     settings = settings or ControlSettings.from_env()
+    auth = auth or AuthSettings.from_env()
     db = Database(db_url).open()
     redis = ResilientClient(redis_url, ResilientSettings.from_env()) if redis_url else None
     plane = Plane(db=db, settings=settings, redis=redis, bus=CommandBus(redis))
@@ -47,8 +54,11 @@ def create_app(db_url: str | None = None, *, redis_url: str | None = None,
             db.close()
 
     app = FastAPI(title="Conduix control plane", version="0.1.0", lifespan=lifespan,
-                  description="Pipelines with versions, agents, assignments, runs, schedules and commands.")
+                  description="Pipelines with versions, agents, assignments, runs, schedules and commands. "
+                              "Send an API token as `Authorization: Bearer cdx_...` (or sign in: session cookie).",
+                  dependencies=[Depends(authorize)])
     app.state.plane = plane
+    install(app, db, auth)
     for module in (routes_pipelines, routes_agents, routes_runs):
         app.include_router(module.router)
     mount_ui(app)

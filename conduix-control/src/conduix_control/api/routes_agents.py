@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
@@ -18,9 +19,19 @@ from conduix_control.service.commands import CommandBus, command_dict
 router = APIRouter(tags=["agents"])
 
 
+def _agent(s: Session, agent: Agent, now: float) -> dict[str, Any]:
+    """An agent with ``heartbeat_age`` (seconds) and what it runs (``assignments``)."""
+    rows = s.scalars(select(Assignment).where(Assignment.agent_id == agent.id,
+                                              Assignment.status.in_(("active", "paused"))).order_by(Assignment.id))
+    return {**to_dict(agent), "heartbeat_age": round(max(0.0, now - agent.last_heartbeat), 3),
+            "assignments": [{"id": a.id, "pipeline": a.pipeline, "replica": a.replica, "run_id": a.run_id,
+                             "status": a.status} for a in rows.all()]}
+
+
 @router.get("/agents")
 def list_agents(s: Session = Depends(session)) -> list[dict[str, Any]]:
-    return [to_dict(a) for a in s.scalars(select(Agent).order_by(Agent.id)).all()]
+    now = time.time()
+    return [_agent(s, a, now) for a in s.scalars(select(Agent).order_by(Agent.id)).all()]
 
 
 @router.get("/agents/{agent_id}")
@@ -28,7 +39,7 @@ def show_agent(agent_id: str, s: Session = Depends(session)) -> dict[str, Any]:
     agent = s.get(Agent, agent_id)
     if agent is None:
         raise NotFoundError(f"no agent {agent_id!r}")
-    return to_dict(agent)
+    return _agent(s, agent, time.time())
 
 
 @router.post("/agents/register")

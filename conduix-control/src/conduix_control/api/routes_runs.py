@@ -1,4 +1,4 @@
-"""/runs, /assignments, /schedules (with next runs previewed), /health."""
+"""/runs (with trees of child runs, retries), /assignments, /schedules (with next runs previewed), /health."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conduix_control.api.deps import Plane, plane, session, to_dict
-from conduix_control.api.schemas import RunReportIn, ScheduleIn
+from conduix_control.api.schemas import ChildRunIn, RunReportIn, ScheduleIn, SchedulePatchIn, SchedulePreviewIn
 from conduix_control.db.models import Assignment, Run, Schedule, ScheduleFire
 from conduix_control.errors import NotFoundError
 from conduix_control.scheduler.cron import next_runs, validate_schedule
 from conduix_control.service.actions import report_run
 from conduix_control.service.pipelines import get_pipeline
+from conduix_control.service.runs import request_child, retry_run, run_tree
 
 router = APIRouter()
 
@@ -38,6 +39,12 @@ def list_runs(pipeline: str | None = None, agent: str | None = None, limit: int 
     return [to_dict(r) for r in s.scalars(query).all()]
 
 
+@router.get("/runs/tree", tags=["runs"])
+def runs_tree(pipeline: str | None = None, limit: int = 100, s: Session = Depends(session)) -> list[dict[str, Any]]:
+    """Root runs, newest first, each with ``children``: the runs it started (pipelines of pipelines)."""
+    return run_tree(s, pipeline, limit)
+
+
 @router.get("/runs/{run_id}", tags=["runs"])
 def show_run(run_id: int, s: Session = Depends(session)) -> dict[str, Any]:
     run = s.get(Run, run_id)
@@ -50,6 +57,21 @@ def show_run(run_id: int, s: Session = Depends(session)) -> dict[str, Any]:
 def post_report(run_id: int, body: RunReportIn, s: Session = Depends(session)) -> dict[str, Any]:
     """An agent's report: status, counts, error. A finished run frees (or completes) its assignment."""
     return to_dict(report_run(s, run_id, body.model_dump(exclude_none=True)))
+
+
+@router.post("/runs/{run_id}/retry", tags=["runs"], status_code=202,
+             responses={409: {"description": "the run is not failed, stopped or lost (or its replica runs)"}})
+def retry(run_id: int, s: Session = Depends(session)) -> dict[str, Any]:
+    """Run a failed, stopped or lost run again (same pipeline, version, parameters and parent); the leader
+    places the new run."""
+    return {"run": to_dict(retry_run(s, run_id))}
+
+
+@router.post("/runs/{run_id}/children", tags=["runs"], status_code=201)
+def request_child_run(run_id: int, body: ChildRunIn, s: Session = Depends(session)) -> dict[str, Any]:
+    """A worker's request (through its agent) for a child run: a ``trigger`` stage, or a record of a
+    pipeline that others declare as ``parent:``. The leader places the new run once."""
+    return {"run": to_dict(request_child(s, run_id, body.pipeline, body.parameters))}
 
 
 @router.get("/assignments", tags=["runs"])
@@ -80,6 +102,33 @@ def create_schedule(body: ScheduleIn, s: Session = Depends(session)) -> dict[str
     row = Schedule(pipeline=body.pipeline, cron=body.cron, timezone=body.timezone, enabled=body.enabled,
                    created_at=time.time())
     s.add(row)
+    s.commit()
+    return _schedule(row)
+
+
+@router.post("/schedules/preview", tags=["schedules"],
+             responses={422: {"description": "bad cron expression or time zone; `detail` says why, with examples"}})
+def preview_schedule(body: SchedulePreviewIn) -> dict[str, Any]:
+    """The next fire times of a cron expression in a time zone, without saving anything."""
+    validate_schedule(body.cron, body.timezone)
+    return {"next_runs": [t.isoformat() for t in next_runs(body.cron, body.timezone, body.count)]}
+
+
+@router.patch("/schedules/{schedule_id}", tags=["schedules"])
+def update_schedule(schedule_id: int, body: SchedulePatchIn, s: Session = Depends(session)) -> dict[str, Any]:
+    """Change a schedule's cron, time zone or enabled flag; ticks missed before the change do not fire."""
+    row = s.get(Schedule, schedule_id)
+    if row is None:
+        raise NotFoundError(f"no schedule {schedule_id}")
+    cron = body.cron if body.cron is not None else row.cron
+    timezone = body.timezone if body.timezone is not None else row.timezone
+    validate_schedule(cron, timezone)
+    changed = cron != row.cron or timezone != row.timezone or (body.enabled and not row.enabled)
+    row.cron, row.timezone = cron, timezone
+    if body.enabled is not None:
+        row.enabled = body.enabled
+    if changed:  # count from now: the new expression must not fire ticks of the past
+        row.last_fire = max(row.last_fire or 0, int(time.time()))
     s.commit()
     return _schedule(row)
 

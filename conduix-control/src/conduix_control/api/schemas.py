@@ -9,12 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AckIn",
     "AgentIn",
+    "ChildRunIn",
     "CommandIn",
     "HeartbeatIn",
     "PipelineIn",
     "RollbackIn",
     "RunReportIn",
     "ScheduleIn",
+    "SchedulePatchIn",
+    "SchedulePreviewIn",
+    "ValidateIn",
 ]
 
 
@@ -58,6 +62,19 @@ class RunReportIn(_In):
     records_out: int | None = None
     errors: int | None = None
     error: str | None = None
+    components: dict[str, dict[str, Any]] | None = Field(
+        None, description="Per component id: kind, type, records_in, records_out, errors, dead_letters, dropped, "
+                          "retries, restarts, buffered, lag (null when unknown).")
+    time: float | None = Field(None, description="When the worker took these numbers (its clock); rates use it.")
+
+
+class ChildRunIn(_In):
+    pipeline: str = Field(..., description="The child pipeline (stored in the control plane) to run once.")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Fills ${params.NAME} in its YAML.")
+
+
+class ValidateIn(_In):
+    yaml: str = Field(..., description="The pipeline file's text, as typed so far.")
 
 
 class ScheduleIn(_In):
@@ -65,6 +82,18 @@ class ScheduleIn(_In):
     cron: str = Field(..., description="Five fields, or six with seconds last ('*/10 * * * * *').")
     timezone: str = "UTC"
     enabled: bool = True
+
+
+class SchedulePreviewIn(_In):
+    cron: str
+    timezone: str = "UTC"
+    count: int = Field(5, ge=1, le=100)
+
+
+class SchedulePatchIn(_In):
+    cron: str | None = None
+    timezone: str | None = None
+    enabled: bool | None = None
 
 
 class CommandIn(_In):

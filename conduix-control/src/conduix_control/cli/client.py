@@ -12,8 +12,30 @@ from conduix_control.agent.client import ControlClient
 
 __all__ = ["commands"]
 
-url_option = click.option("--control-url", envvar="CONDUIX_CONTROL_URL", default="http://127.0.0.1:8470",
-                          show_default=True, help="The control plane's base URL.")
+_TOKEN = "conduix_control.token"
+
+
+def _remember_token(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    ctx.meta[_TOKEN] = value
+    return value
+
+
+_url_option = click.option("--control-url", envvar="CONDUIX_CONTROL_URL", default="http://127.0.0.1:8470",
+                           show_default=True, help="The control plane's base URL.")
+_token_option = click.option("--token", envvar="CONDUIX_CONTROL_TOKEN", default=None, expose_value=False,
+                             callback=_remember_token,
+                             help="API token (Authorization: Bearer) [$CONDUIX_CONTROL_TOKEN]; reading needs "
+                                  "role viewer, changing editor.")
+
+
+def url_option(f: Any) -> Any:
+    """``--control-url`` and ``--token`` (the token goes to :func:`_client` through the click context)."""
+    return _url_option(_token_option(f))
+
+
+def _client(control_url: str) -> ControlClient:
+    token = click.get_current_context().meta.get(_TOKEN)
+    return ControlClient(control_url, token=token)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
@@ -36,7 +58,7 @@ def pipelines() -> None:
 @url_option
 @json_option
 def list_pipelines(control_url: str, as_json: bool) -> None:
-    rows = ControlClient(control_url).get("/pipelines")
+    rows = _client(control_url).get("/pipelines")
     for row in rows:
         row["agents"] = ",".join(a["agent_id"] for a in row["assignments"])
     _show(rows, ["name", "current_version", "desired", "replicas", "agents"], as_json)
@@ -60,7 +82,7 @@ def apply(file: Path, name: str | None, replicas: int | None, labels: tuple[str,
     body: dict[str, Any] = {"yaml": text, "replicas": replicas}
     if labels:
         body["labels"] = _labels(labels)
-    result = ControlClient(control_url).put(f"/pipelines/{name}", body)
+    result = _client(control_url).put(f"/pipelines/{name}", body)
     state = "new version" if result["changed"] else "unchanged"
     click.echo(f"pipeline {name}: version {result['current_version']} ({state})")
 
@@ -71,7 +93,7 @@ def apply(file: Path, name: str | None, replicas: int | None, labels: tuple[str,
 @url_option
 def rollback(name: str, version: int, control_url: str) -> None:
     """Make VERSION of pipeline NAME current again (restart it to apply to running replicas)."""
-    result = ControlClient(control_url).post(f"/pipelines/{name}/rollback", {"version": version})
+    result = _client(control_url).post(f"/pipelines/{name}/rollback", {"version": version})
     click.echo(f"pipeline {name}: version {result['version']} = version {version}")
 
 
@@ -80,7 +102,7 @@ def rollback(name: str, version: int, control_url: str) -> None:
 @url_option
 @json_option
 def versions(name: str, control_url: str, as_json: bool) -> None:
-    _show(ControlClient(control_url).get(f"/pipelines/{name}/versions"), ["version", "comment", "created_at"],
+    _show(_client(control_url).get(f"/pipelines/{name}/versions"), ["version", "comment", "created_at"],
           as_json)
 
 
@@ -89,7 +111,7 @@ def versions(name: str, control_url: str, as_json: bool) -> None:
 @json_option
 def agents(control_url: str, as_json: bool) -> None:
     """Agents known to the control plane, with status, channel mode and last heartbeat."""
-    _show(ControlClient(control_url).get("/agents"),
+    _show(_client(control_url).get("/agents"),
           ["id", "host", "status", "mode", "capacity", "labels", "last_heartbeat"], as_json)
 
 
@@ -101,7 +123,7 @@ def runs(pipeline: str | None, control_url: str, as_json: bool) -> None:
     """Recent runs in the control plane: status, counts, errors, parent run.
 
     (Top-level ``conduix runs`` is core's command for local run records.)"""
-    _show(ControlClient(control_url).get("/runs", pipeline=pipeline),
+    _show(_client(control_url).get("/runs", pipeline=pipeline),
           ["id", "pipeline", "replica", "agent_id", "status", "records_in", "records_out", "errors",
            "parent_run_id", "error"], as_json)
 
@@ -111,7 +133,7 @@ def _action(action: str) -> click.Command:
     @click.argument("pipeline")
     @url_option
     def command(pipeline: str, control_url: str) -> None:
-        result = ControlClient(control_url).post(f"/pipelines/{pipeline}/{action}")
+        result = _client(control_url).post(f"/pipelines/{pipeline}/{action}")
         pending = [c for c in result["commands"] if c["state"] == "pending"]
         note = f" ({len(pending)} command(s) stored for delivery by polling)" if pending else ""
         click.echo(f"pipeline {pipeline}: {action} accepted, desired state {result['desired']}{note}")
@@ -131,7 +153,7 @@ def schedules() -> None:
 @click.option("--timezone", default="UTC", show_default=True)
 @url_option
 def add_schedule(pipeline: str, cron: str, timezone: str, control_url: str) -> None:
-    row = ControlClient(control_url).post("/schedules", {"pipeline": pipeline, "cron": cron, "timezone": timezone})
+    row = _client(control_url).post("/schedules", {"pipeline": pipeline, "cron": cron, "timezone": timezone})
     click.echo(f"schedule {row['id']}: next runs {', '.join(row['next_runs'][:3])}")
 
 
@@ -139,7 +161,7 @@ def add_schedule(pipeline: str, cron: str, timezone: str, control_url: str) -> N
 @url_option
 @json_option
 def list_schedules(control_url: str, as_json: bool) -> None:
-    _show(ControlClient(control_url).get("/schedules"), ["id", "pipeline", "cron", "timezone", "enabled"], as_json)
+    _show(_client(control_url).get("/schedules"), ["id", "pipeline", "cron", "timezone", "enabled"], as_json)
 
 
 for _name in ("pause", "resume", "restart"):

@@ -19,6 +19,9 @@ __all__ = ["due_fires", "fire_due", "next_runs", "validate_schedule"]
 
 logger = logging.getLogger(__name__)
 
+CRON_HINT = ("five fields 'minute hour day-of-month month day-of-week', e.g. '*/15 * * * *' (every 15 minutes) "
+             "or '30 2 * * 1-5' (02:30 on weekdays); a sixth field is seconds: '*/10 * * * * *'")
+
 
 def _zone(timezone: str) -> ZoneInfo:
     try:
@@ -34,8 +37,7 @@ def validate_schedule(cron: str, timezone: str) -> None:
     try:
         croniter(cron, datetime.now(_zone(timezone)))
     except (CroniterBadCronError, ValueError, KeyError) as exc:
-        raise ValidationFailedError(f"invalid cron expression {cron!r}: {exc}", path="cron",
-                                    hint="five fields 'min hour day month weekday', or a sixth for seconds") from exc
+        raise ValidationFailedError(f"invalid cron expression {cron!r}: {exc}", path="cron", hint=CRON_HINT) from exc
 
 
 def next_runs(cron: str, timezone: str, count: int = 5, after: float | None = None) -> list[datetime]:

@@ -14,6 +14,8 @@ from conduix_control.errors import ControlError, NotFoundError
 from conduix_control.service.commands import CommandBus
 from conduix_control.service.pipelines import get_pipeline
 from conduix_control.service.placement import new_run, start_payload
+from conduix_control.service.runs import one_shot_ids
+from conduix_control.service.stats import store_report
 
 __all__ = ["ACTIONS", "TERMINAL", "heartbeat", "pipeline_action", "register_agent", "report_run"]
 
@@ -41,6 +43,7 @@ def pipeline_action(session: Session, bus: CommandBus, name: str, action: str) -
     if action not in ACTIONS:
         raise ControlError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     pipeline = get_pipeline(session, name)
+    one_shot = one_shot_ids(session)  # child runs: stopped by stop and pause, never resumed or restarted
     commands: list[Command] = []
     if action == "start":
         pipeline.desired = "running"
@@ -48,11 +51,14 @@ def pipeline_action(session: Session, bus: CommandBus, name: str, action: str) -
         pipeline.desired = "stopped" if action == "stop" else "paused"
         for a in _assignments(session, name, "active", "paused"):
             was_active = a.status == "active"
-            a.status = "released" if action == "stop" else "paused"
+            a.status = "released" if action == "stop" or a.id in one_shot else "paused"
             a.updated_at = time.time()
             if was_active:
-                commands.append(bus.create(session, a.agent_id, action, pipeline=name,
-                                           payload={"assignment_id": a.id, "run_id": a.run_id}))
+                commands.append(bus.create(session, a.agent_id, "stop" if a.id in one_shot else action,
+                                           pipeline=name, payload={"assignment_id": a.id, "run_id": a.run_id}))
+        for run in session.scalars(select(Run).where(Run.pipeline == name, Run.status == "pending",
+                                                     Run.assignment_id.is_(None))).all():
+            run.status, run.error, run.ended_at = "stopped", f"pipeline {action} before it was placed", time.time()
     elif action == "resume":
         pipeline.desired = "running"
         for a in _assignments(session, name, "paused"):
@@ -62,6 +68,8 @@ def pipeline_action(session: Session, bus: CommandBus, name: str, action: str) -
             commands.append(bus.create(session, a.agent_id, "resume", pipeline=name, payload=start_payload(session, a)))
     else:  # restart: same agents, the current version, new runs
         for a in _assignments(session, name, "active"):
+            if a.id in one_shot:
+                continue
             a.version = pipeline.current_version
             new_run(session, a)
             commands.append(bus.create(session, a.agent_id, "restart", pipeline=name,
@@ -128,6 +136,8 @@ def report_run(session: Session, run_id: int, data: dict[str, Any]) -> Run:
         run.error = str(data["error"])
     status = data.get("status")
     now = time.time()
+    if data.get("components") is not None:
+        store_report(run, data["components"], now, data.get("time"))
     if status and (run.status not in TERMINAL or status in ("fenced", "lease_expired")):
         run.status = status
     run.updated_at = now
@@ -140,7 +150,7 @@ def report_run(session: Session, run_id: int, data: dict[str, Any]) -> Run:
             elif status in ("failed", "stopped", "fenced", "lease_expired"):
                 assignment.status = "released"  # the leader places the replica again
             assignment.updated_at = now
-            if status == "succeeded":
+            if status == "succeeded" and run.parent_run_id is None:
                 _complete_if_done(session, run.pipeline)
     session.commit()
     return run
@@ -148,6 +158,7 @@ def report_run(session: Session, run_id: int, data: dict[str, Any]) -> Run:
 
 def _complete_if_done(session: Session, name: str) -> None:
     pipeline = get_pipeline(session, name)
-    done = {a.replica for a in _assignments(session, name, "completed")}
+    done = set(session.scalars(select(Assignment.replica).join(Run, Run.id == Assignment.run_id).where(
+        Assignment.pipeline == name, Assignment.status == "completed", Run.parent_run_id.is_(None))).all())
     if done >= set(range(pipeline.replicas)) and pipeline.desired == "running":
         pipeline.desired = "completed"

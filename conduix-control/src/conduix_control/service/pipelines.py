@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conduix.api import Pipeline as CorePipeline
+from conduix.config import PipelineSpec
 from conduix.errors import ConfigError
 from conduix_control.db.models import Pipeline, PipelineVersion
 from conduix_control.errors import NotFoundError, ValidationFailedError
@@ -22,8 +23,8 @@ def config_errors(exc: ConfigError) -> list[dict[str, Any]]:
              "path": e.path, "hint": e.hint} for e in exc.errors]
 
 
-def validate_yaml(name: str, text: str) -> None:
-    """Raise :class:`ValidationFailedError` (with ``errors``) unless core accepts ``text`` as pipeline ``name``."""
+def validate_yaml(name: str, text: str) -> PipelineSpec:
+    """Core's spec of ``text`` as pipeline ``name``; :class:`ValidationFailedError` (with ``errors``) if invalid."""
     try:
         spec = CorePipeline.from_text(text, name=name).spec
     except ConfigError as exc:
@@ -33,6 +34,7 @@ def validate_yaml(name: str, text: str) -> None:
     if spec.name != name:
         raise ValidationFailedError(f"the YAML names the pipeline {spec.name!r}, but it is saved as {name!r}",
                                     path="name", hint="use the same name, or remove 'name:' from the YAML")
+    return spec
 
 
 def get_pipeline(session: Session, name: str) -> Pipeline:
