@@ -77,6 +77,14 @@ def ui(session: nox.Session) -> None:
 
 
 @nox.session
+def screenshots(session: nox.Session) -> None:
+    """Take the web UI screenshots in docs/images/ui again (a real control plane, agents and Chromium)."""
+    install_system_tools(session)
+    install_project(session)
+    session.run("pytest", "-m", "screenshots", "tests/ui/test_screenshots.py", env={"CONDUIX_SCREENSHOTS": "1"})
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")

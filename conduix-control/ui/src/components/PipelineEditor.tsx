@@ -29,12 +29,15 @@ export interface PipelineEditorProps {
   viewRef?: RefObject<EditorView | null>;
   /** Fields shown left of the save button (the name of a new pipeline). */
   toolbar?: ReactNode;
+  /** A save that happened on another page (creating the pipeline): shown until the next save. */
+  savedNote?: string;
 }
 
 type Check = { state: "checking" } | { state: "valid" } | { state: "invalid"; count: number } | { state: "unavailable" };
 
 /** The YAML editor with live validation, the problem list and the save button. */
-export function PipelineEditor({ name, initial, readOnly, blocked = null, onSaved, viewRef, toolbar }: PipelineEditorProps) {
+export function PipelineEditor({ name, initial, readOnly, blocked = null, onSaved, viewRef, toolbar,
+  savedNote }: PipelineEditorProps) {
   const ownView = useRef<EditorView | null>(null);
   const view = viewRef ?? ownView;
   const [text, setText] = useState(initial);
@@ -42,7 +45,8 @@ export function PipelineEditor({ name, initial, readOnly, blocked = null, onSave
   const [problems, setProblems] = useState<ConfigProblem[]>([]);
   const [check, setCheck] = useState<Check>({ state: "checking" });
   const [comment, setComment] = useState("");
-  const [status, setStatus] = useState<{ ok: boolean; text: string } | null>(null);
+  const [status, setStatus] = useState<{ ok: boolean; text: string } | null>(
+    savedNote ? { ok: true, text: savedNote } : null);
   const [saving, setSaving] = useState(false);
   const nameRef = useRef(name);
   nameRef.current = name;

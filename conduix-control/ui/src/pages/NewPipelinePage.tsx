@@ -51,7 +51,8 @@ export function NewPipelinePage() {
         subtitle={<><Link to="/pipelines">Pipelines</Link> / new · checked by the control plane as you type</>} />
       <PipelineEditor name={name} initial={EXAMPLE} readOnly={!canEdit} viewRef={view}
         blocked={valid ? null : "Give the pipeline a name (letters, digits, - _ .)"}
-        onSaved={(result) => navigate(`/pipelines/${encodeURIComponent(result.name ?? name)}`)}
+        onSaved={(result) => navigate(`/pipelines/${encodeURIComponent(result.name ?? name)}`,
+          { state: { saved: `Saved version ${result.current_version}` } })}
         toolbar={
           <label className="inline-field">
             <span>Name</span>

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { Link, NavLink, useParams } from "react-router-dom";
+import { Link, NavLink, useLocation, useParams } from "react-router-dom";
 import { api, errorText, pipelinePath } from "../api";
 import { useAuth } from "../auth";
 import { Icon, type IconName } from "../components/Icon";
@@ -34,6 +34,8 @@ interface ActionResult {
 export function PipelinePage() {
   const params = useParams();
   const name = params.name ?? "";
+  const location = useLocation();
+  const savedNote = (location.state as { saved?: string } | null)?.saved;
   const tab: Tab = TABS.includes(params.tab as Tab) ? (params.tab as Tab) : "editor";
   const { canEdit } = useAuth();
   const detail = usePoll(() => api.get<PipelineDetail>(pipelinePath(name)), 3000, [name]);
@@ -112,7 +114,7 @@ export function PipelinePage() {
       </nav>
       {tab === "editor" && seed?.name === name && (
         <EditorTab key={seed.key} name={name} yaml={seed.yaml} readOnly={!canEdit}
-          onSaved={() => void detail.reload()} />
+          onSaved={() => void detail.reload()} savedNote={savedNote} />
       )}
       {tab === "live" && <LiveTab name={name} />}
       {tab === "versions" && p && (

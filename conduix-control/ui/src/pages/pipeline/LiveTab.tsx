@@ -21,13 +21,13 @@ function Sparkline({ values }: { values: number[] }) {
   const max = Math.max(1, ...values);
   // fills from the left for the first 30 samples, then scrolls
   const step = w / (Math.max(values.length, 30) - 1);
-  const offset = 0;
-  const pts = values.map((v, i) => `${(offset + i * step).toFixed(1)},${(h - 3 - (v / max) * (h - 8)).toFixed(1)}`);
+  const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(h - 3 - (v / max) * (h - 8)).toFixed(1)}`);
+  const lastX = ((values.length - 1) * step).toFixed(1);
   return (
     <svg className="sparkline" viewBox={`0 0 ${w} ${h}`} preserveAspectRatio="none" aria-hidden="true">
       {pts.length > 1 && (
         <>
-          <polygon points={`${offset},${h} ${pts.join(" ")} ${w},${h}`} className="spark-fill" />
+          <polygon points={`0,${h} ${pts.join(" ")} ${lastX},${h}`} className="spark-fill" />
           <polyline points={pts.join(" ")} className="spark-line" vectorEffect="non-scaling-stroke" />
         </>
       )}
