@@ -1,24 +1,22 @@
 """Authentication and authorization: the local admin, sessions, API tokens, the role policy, the CLI, OIDC.
 
 In-process against a real SQLite database (TestClient), plus the CLI and an agent as real processes. The OIDC
-flow runs against a small provider of our own (discovery, token endpoint, JWKS, userinfo) so the callback is
-exercised end to end without a browser; the browser tests drive a real ``oidc-provider`` server.
+flow runs against a real provider (``oidc-provider`` from npm, tests/ui/oidc), its login form filled by an HTTP
+client; the browser tests (tests/ui) sign in through the same provider in Chromium.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import stat
 import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -320,116 +318,91 @@ def test_oidc_settings_must_be_complete() -> None:
     assert (settings.mode, settings.provider_name, settings.oidc_role_map) == ("oidc", "id.example", {"g": "admin"})
 
 
-class FakeProvider:
-    """An OIDC provider of our own: discovery, token endpoint (RS256 ID tokens), JWKS and userinfo."""
+class Provider:
+    """The real ``oidc-provider`` (tests/ui/oidc/server.mjs) whose users' claims a test sets in a file,
+    read at every sign-in; the browser's part of a sign-in is played by an HTTP client filling its login form."""
 
-    def __init__(self) -> None:
-        from joserfc.jwk import RSAKey
+    def __init__(self, tmp_path: Path, *, conform: bool = False) -> None:
+        from tests.ui.conftest import install_oidc_provider, start_oidc_provider
 
-        self.key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
-        self.claims: dict[str, Any] = {}
-        self.userinfo: dict[str, Any] = {}
-        self.codes: dict[str, str] = {}  # code -> nonce
-        provider = self
+        self.users_file = tmp_path / "oidc-users.json"
+        self.users: dict[str, dict[str, Any]] = {}
+        self.save()
+        env = {"OIDC_USERS_FILE": str(self.users_file), "OIDC_CONFORM_ID_TOKEN_CLAIMS": "1" if conform else "0"}
+        self.server = start_oidc_provider(install_oidc_provider(), [f"{PUBLIC_URL}/auth/callback"],
+                                          tmp_path / "oidc.log", env)
+        self.url = self.server.issuer
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
+    def save(self) -> None:
+        self.users_file.write_text(json.dumps(self.users))
 
-            def _json(self, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                if self.path == "/.well-known/openid-configuration":
-                    self._json(provider.metadata())
-                elif self.path == "/jwks":
-                    self._json({"keys": [provider.key.as_dict(private=False)]})
-                elif self.path == "/userinfo":
-                    self._json({"sub": "u-1", **provider.userinfo})
-                else:
-                    self.send_error(404)
-
-            def do_POST(self) -> None:
-                form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
-                assert self.headers["Authorization"].startswith("Basic ")  # client_secret_basic
-                assert form["code_verifier"]  # PKCE
-                nonce = provider.codes.pop(form["code"][0])
-                self._json({"access_token": "at", "token_type": "Bearer", "expires_in": 300,
-                            "id_token": provider.id_token(nonce)})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def metadata(self) -> dict[str, Any]:
-        return {"issuer": self.url, "authorization_endpoint": f"{self.url}/authorize",
-                "token_endpoint": f"{self.url}/token", "jwks_uri": f"{self.url}/jwks",
-                "userinfo_endpoint": f"{self.url}/userinfo", "response_types_supported": ["code"],
-                "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"]}
-
-    def id_token(self, nonce: str) -> str:
-        from joserfc import jwt
-
-        now = int(time.time())
-        claims = {"iss": self.url, "sub": "u-1", "aud": "conduix", "iat": now, "exp": now + 300, "nonce": nonce,
-                  **self.claims}
-        return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key)
+    def sign_in(self, authorize_url: str, login_name: str) -> str:
+        """Fill the provider's login form; returns the URL it sends the browser back to (the callback)."""
+        with httpx.Client(timeout=10) as browser:
+            answer = browser.get(authorize_url, follow_redirects=True)  # -> the login form
+            action = re.search(r'<form[^>]* action="([^"]+)"', answer.text)
+            assert answer.status_code == 200 and action, answer.text
+            answer = browser.post(urljoin(str(answer.url), action.group(1)),
+                                  data={"prompt": "login", "login": login_name, "password": "any"},
+                                  follow_redirects=False)
+            while not answer.headers.get("location", "").startswith(PUBLIC_URL):
+                assert answer.status_code in (302, 303), answer.text
+                answer = browser.get(urljoin(str(answer.url), answer.headers["location"]), follow_redirects=False)
+            return str(answer.headers["location"])
 
     def close(self) -> None:
-        self.server.shutdown()
+        self.server.stop()
+
+
+PUBLIC_URL = "https://conduix.example"
 
 
 @pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    p = FakeProvider()
+def provider(tmp_path: Path) -> Iterator[Provider]:
+    p = Provider(tmp_path)
     yield p
     p.close()
 
 
-def oidc_login(client: TestClient, provider: FakeProvider, next_url: str = "/#/pipelines") -> Any:
-    """The browser's part: follow /auth/login to the provider, which sends it back with a code."""
+def oidc_login(client: TestClient, provider: Provider, user: str, next_url: str = "/#/pipelines") -> Any:
+    """Sign in through the provider as ``user``: /auth/login -> the provider's form -> /auth/callback."""
     redirect = client.get("/auth/login", params={"next": next_url}, follow_redirects=False)
     assert redirect.status_code == 302, redirect.text
     location = urlsplit(redirect.headers["location"])
     query = {k: v[0] for k, v in parse_qs(location.query).items()}
-    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{provider.url}/authorize"
-    assert query["client_id"] == "conduix" and query["redirect_uri"] == "https://conduix.example/auth/callback"
+    assert location.geturl().startswith(provider.url)
+    assert query["client_id"] == "conduix" and query["redirect_uri"] == f"{PUBLIC_URL}/auth/callback"
     assert set(query["scope"].split()) == {"openid", "profile", "email"}
     assert query["code_challenge_method"] == "S256"
-    code = os.urandom(8).hex()
-    provider.codes[code] = query["nonce"]
-    return client.get("/auth/callback", params={"code": code, "state": query["state"]}, follow_redirects=False,
-                      headers={"Accept": "text/html"})
+    callback = urlsplit(provider.sign_in(redirect.headers["location"], user))
+    return client.get(f"{callback.path}?{callback.query}", follow_redirects=False, headers={"Accept": "text/html"})
 
 
-def oidc_app(db_url: str, provider: FakeProvider, tmp_path: Path, **extra: str) -> Any:
-    env = {"CONDUIX_CONTROL_OIDC_DISCOVERY_URL": f"{provider.url}/.well-known/openid-configuration",
-           "CONDUIX_CONTROL_OIDC_CLIENT_ID": "conduix", "CONDUIX_CONTROL_OIDC_CLIENT_SECRET": "secret",
-           "CONDUIX_CONTROL_PUBLIC_URL": "https://conduix.example", **extra}
+def oidc_app(db_url: str, provider: Provider, tmp_path: Path, **extra: str) -> Any:
+    env = {"CONDUIX_CONTROL_OIDC_DISCOVERY_URL": provider.server.discovery_url,
+           "CONDUIX_CONTROL_OIDC_CLIENT_ID": "conduix", "CONDUIX_CONTROL_OIDC_CLIENT_SECRET": "conduix-secret",
+           "CONDUIX_CONTROL_PUBLIC_URL": PUBLIC_URL, **extra}
     return make_app(db_url, AuthSettings.from_env(env, state_dir=tmp_path))
 
 
-def test_oidc_sign_in_maps_the_role_claim(db_url: str, tmp_path: Path, provider: FakeProvider) -> None:
-    provider.claims = {"preferred_username": "ada", "groups": ["staff", "conduix-devs"]}
+def test_oidc_sign_in_maps_the_role_claim(db_url: str, tmp_path: Path, provider: Provider) -> None:
+    provider.users = {"ada": {"groups": ["staff", "conduix-devs"]}}
+    provider.save()
     app = oidc_app(db_url, provider, tmp_path, CONDUIX_CONTROL_OIDC_ROLE_CLAIM="groups",
                    CONDUIX_CONTROL_OIDC_ROLE_MAP="conduix-devs=editor,conduix-ops=admin")
-    with TestClient(app, base_url="https://conduix.example") as c:
+    with TestClient(app, base_url=PUBLIC_URL) as c:
         assert c.get("/auth/config").json() == {"mode": "oidc", "provider": "127.0.0.1"}
         assert login(c).status_code == 400  # no local sign-in with a provider
-        done = oidc_login(c, provider)
+        done = oidc_login(c, provider, "ada")
         assert done.status_code == 302 and done.headers["location"] == "/#/pipelines"
         assert c.get("/auth/me").json() == {"user": "ada", "role": "editor", "via": "session"}
         assert c.put("/pipelines/orders", json={"yaml": GOOD}).status_code == 201
         assert c.get("/auth/tokens").status_code == 403
 
-        provider.claims["groups"] = ["conduix-ops"]  # roles follow the provider at each sign-in
+        provider.users["ada"]["groups"] = ["conduix-ops"]  # roles follow the provider at each sign-in
+        provider.save()
         c.post("/auth/logout")
-        assert oidc_login(c, provider, "https://evil.example").headers["location"] == "/"
+        assert oidc_login(c, provider, "ada", "https://evil.example").headers["location"] == "/"
         assert c.get("/auth/me").json()["role"] == "admin"
     db = Database(db_url).open()
     with db.session() as s:
@@ -438,20 +411,23 @@ def test_oidc_sign_in_maps_the_role_claim(db_url: str, tmp_path: Path, provider:
     db.close()
 
 
-def test_oidc_roles_from_userinfo_and_a_clear_refusal(db_url: str, tmp_path: Path, provider: FakeProvider) -> None:
-    provider.claims = {"email": "bob@example.com"}  # no roles in the ID token: asked from userinfo
-    provider.userinfo = {"roles": ["viewer"]}
-    with TestClient(oidc_app(db_url, provider, tmp_path), base_url="https://conduix.example") as c:
-        assert oidc_login(c, provider).status_code == 302
-        assert c.get("/auth/me").json() == {"user": "bob@example.com", "role": "viewer", "via": "session"}
-        c.post("/auth/logout")
+def test_oidc_roles_from_userinfo_and_a_clear_refusal(db_url: str, tmp_path: Path) -> None:
+    provider = Provider(tmp_path, conform=True)  # the spec's default: profile claims and roles only in userinfo
+    try:
+        provider.users = {"bob": {"roles": ["viewer"]}, "carol": {"roles": ["staff"]}}
+        provider.save()
+        with TestClient(oidc_app(db_url, provider, tmp_path), base_url=PUBLIC_URL) as c:
+            assert oidc_login(c, provider, "bob").status_code == 302
+            assert c.get("/auth/me").json() == {"user": "bob", "role": "viewer", "via": "session"}
+            c.post("/auth/logout")
 
-        provider.userinfo = {"roles": ["staff"]}
-        refused = oidc_login(c, provider)
-        assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
-        assert "&#x27;roles&#x27; had [&#x27;staff&#x27;]" in refused.text
-        assert "CONDUIX_CONTROL_OIDC_ROLE_MAP" in refused.text
-        assert c.get("/auth/me").status_code == 401
+            refused = oidc_login(c, provider, "carol")
+            assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+            assert "&#x27;roles&#x27; had [&#x27;staff&#x27;]" in refused.text
+            assert "CONDUIX_CONTROL_OIDC_ROLE_MAP" in refused.text
+            assert c.get("/auth/me").status_code == 401
+    finally:
+        provider.close()
 
 
 def test_an_unreachable_provider_is_named(db_url: str, tmp_path: Path) -> None:

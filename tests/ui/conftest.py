@@ -121,7 +121,11 @@ def page(new_context: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def oidc_node_modules() -> Path:
-    """tests/ui/oidc/node_modules, installed from the lock file by ``npm ci`` when missing."""
+    return install_oidc_provider()
+
+
+def install_oidc_provider() -> Path:
+    """tests/ui/oidc with its node_modules, installed from the lock file by ``npm ci`` when missing."""
     modules = OIDC_DIR / "node_modules" / "oidc-provider"
     if not modules.is_dir():
         npm = shutil.which("npm")
@@ -162,15 +166,17 @@ class OidcProvider:
                 self.proc.wait()
 
 
-def start_oidc_provider(directory: Path, redirect_uris: list[str], log: Path) -> OidcProvider:
+def start_oidc_provider(directory: Path, redirect_uris: list[str], log: Path,
+                        env: dict[str, str] | None = None) -> OidcProvider:
+    """Start tests/ui/oidc/server.mjs; ``env`` adds its options (OIDC_USERS_FILE, OIDC_CONFORM_ID_TOKEN_CLAIMS)."""
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     node = shutil.which("node")
     if node is None:
         pytest.fail("the SSO tests run a local OIDC provider with Node.js: install node (20.19+ or 22+)")
-    env = {**os.environ, "OIDC_REDIRECT_URIS": ",".join(redirect_uris)}
     with open(log, "wb") as out:
-        proc = subprocess.Popen([node, "server.mjs", str(port), issuer], cwd=directory, env=env,
+        proc = subprocess.Popen([node, "server.mjs", str(port), issuer], cwd=directory,
+                                env={**os.environ, **(env or {}), "OIDC_REDIRECT_URIS": ",".join(redirect_uris)},
                                 stdout=out, stderr=subprocess.STDOUT)
     provider = OidcProvider(issuer=issuer, proc=proc, log_path=log)
 

@@ -9,6 +9,7 @@
 // (e.g. http://127.0.0.1:8123/auth/callback). Sign-in uses the provider's built-in development login form
 // (any login name, any password; the login name is the account id), and consent is implied for the client,
 // so a login is: authorization request -> login form -> back to the client with a code.
+import { readFileSync } from 'node:fs';
 import process from 'node:process';
 
 import Provider from 'oidc-provider';
@@ -35,8 +36,15 @@ const USERS = {
   nobody: { name: 'Nobody', email: 'nobody@example.test', roles: [] },
 };
 
+// OIDC_USERS_FILE (optional): a JSON object {login: {claims...}} read at every sign-in, so a test can change
+// a user's claims between two sign-ins (roles follow the provider).
+function users() {
+  const file = process.env.OIDC_USERS_FILE;
+  return file ? JSON.parse(readFileSync(file, 'utf8')) : USERS;
+}
+
 function findAccount(ctx, id) {
-  const user = USERS[id];
+  const user = users()[id];
   if (!user) {
     return undefined;
   }
@@ -49,7 +57,7 @@ function findAccount(ctx, id) {
         preferred_username: id,
         email: user.email,
         email_verified: true,
-        roles: user.roles,
+        ...user,
       };
     },
   };
@@ -96,14 +104,15 @@ const configuration = {
   // `roles` comes with the `openid` scope, so a client that asks only for "openid email profile" still gets it;
   // a client may also ask for the `roles` scope explicitly.
   claims: {
-    openid: ['sub', 'roles'],
+    openid: ['sub', 'roles', 'groups'],
     email: ['email', 'email_verified'],
     profile: ['name', 'preferred_username'],
     roles: ['roles'],
   },
   scopes: ['openid', 'email', 'profile', 'roles', 'offline_access'],
   // Put the scope-requested claims into the ID token too (not only the userinfo response).
-  conformIdTokenClaims: false,
+  // OIDC_CONFORM_ID_TOKEN_CLAIMS=1: the spec's default instead, where these claims come only from userinfo.
+  conformIdTokenClaims: process.env.OIDC_CONFORM_ID_TOKEN_CLAIMS === '1',
   features: {
     devInteractions: { enabled: true },
   },
