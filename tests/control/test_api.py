@@ -34,15 +34,20 @@ def database_url(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> s
     return str(request.getfixturevalue("postgres_url" if kind == "postgresql" else "mariadb_url"))
 
 
-@pytest.fixture(params=DATABASES)
-def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, LeaderLoop]]:
-    settings = ControlSettings(heartbeat_timeout=1.0, tick=0.1)
+def admin_api(request: pytest.FixtureRequest, tmp_path: Path,
+              settings: ControlSettings) -> Iterator[tuple[TestClient, LeaderLoop]]:
+    """The API on the database of ``request.param``, signed in as the local admin, and a leader loop to tick."""
     app = create_app(database_url(request, request.param, tmp_path), settings=settings, run_leader=False,
                      auth=AuthSettings(admin_password="admin-password", state_dir=tmp_path))
     plane = app.state.plane
     with TestClient(app) as client:
         assert client.post("/auth/login", json={"username": "admin", "password": "admin-password"}).status_code == 200
         yield client, LeaderLoop(plane.db, settings, None, plane.bus)
+
+
+@pytest.fixture(params=DATABASES)
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, LeaderLoop]]:
+    yield from admin_api(request, tmp_path, ControlSettings(heartbeat_timeout=1.0, tick=0.1))
 
 
 def test_pipeline_yaml_is_validated_on_save_with_locations(api: Any) -> None:

@@ -13,12 +13,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conduix_control.api import create_app
-from conduix_control.auth import AuthSettings
 from conduix_control.scheduler.loop import LeaderLoop
 from conduix_control.settings import ControlSettings
 from tests.control.conftest import eventually
-from tests.control.test_api import DATABASES, GOOD, database_url
+from tests.control.test_api import DATABASES, GOOD, admin_api
 
 TRANSFORMED = """version: 1
 name: orders
@@ -44,13 +42,7 @@ sinks:
 
 @pytest.fixture(params=DATABASES)
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, LeaderLoop]]:
-    settings = ControlSettings(heartbeat_timeout=30.0, tick=0.1)
-    app = create_app(database_url(request, request.param, tmp_path), settings=settings, run_leader=False,
-                     auth=AuthSettings(admin_password="admin-password", state_dir=tmp_path))
-    plane = app.state.plane
-    with TestClient(app) as client:
-        assert client.post("/auth/login", json={"username": "admin", "password": "admin-password"}).status_code == 200
-        yield client, LeaderLoop(plane.db, settings, None, plane.bus)
+    yield from admin_api(request, tmp_path, ControlSettings(heartbeat_timeout=30.0, tick=0.1))
 
 
 def test_validate_as_you_type_answers_200_with_errors_at_their_lines_or_the_graph(api: Any) -> None:
