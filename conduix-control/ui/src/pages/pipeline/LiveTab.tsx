@@ -137,21 +137,6 @@ export function LiveTab({ name }: { name: string }) {
               </tr>
             ))}
           </tbody>
-          {components.length > 0 && (
-            <tfoot>
-              <tr data-testid="live-totals">
-                <td>Total</td><td />
-                <td className="num">{fmtInt(sum((c) => c.records_in))}</td>
-                <td className="num">{fmtInt(sum((c) => c.records_out))}</td>
-                <td className="num">{fmtRate(sum((c) => c.rate_in))}</td>
-                <td className="num">{fmtRate(sum((c) => c.rate_out))}</td>
-                <td className="num">{fmtInt(sum((c) => c.errors))}</td>
-                <td className="num">{fmtInt(sum((c) => c.dead_letters))}</td>
-                <td className="num">{fmtInt(sum((c) => c.restarts))}</td>
-                <td className="num">{lags.length ? fmtInt(lags.reduce((a, b) => a + b, 0)) : "—"}</td>
-              </tr>
-            </tfoot>
-          )}
         </table>
         {stats && components.length === 0 && (
           <div className="empty"><p className="muted">No component numbers yet: they arrive with the agents' reports
