@@ -149,10 +149,20 @@ def test_edit_start_watch_and_roll_back_a_pipeline(control: UiControl, page: Any
     by_id(page, "tab-editor").click()
     eventually(lambda: same_yaml(editor_text(page), V1_YAML), timeout=10, what="the editor shows version 1 again")
 
-    # Signing out ends the session.
+    # The admin replaces the password set at first start, on the account page.
+    by_id(page, "current-user").click()
+    by_id(page, "password-current").fill(ADMIN_PASSWORD)
+    by_id(page, "password-new").fill("a-new-password")
+    by_id(page, "password-again").fill("a-new-password")
+    by_id(page, "password-change").click()
+    expect(by_id(page, "password-status")).to_contain_text("Password changed")
+
+    # Signing out ends the session; the new password signs in again.
     by_id(page, "logout").click()
     expect(by_id(page, "login-username")).to_be_visible()
     assert page.context.request.get(control.url + "/auth/me").status == 401
+    login_local(page, control, password="a-new-password")
+    expect(by_id(page, "current-role")).to_contain_text("admin")
 
 
 # -- single sign-on --

@@ -1,6 +1,7 @@
 import { HashRouter, Navigate, Route, Routes } from "react-router-dom";
 import { AuthProvider, RequireAuth } from "./auth";
 import { Shell } from "./components/Shell";
+import { AccountPage } from "./pages/AccountPage";
 import { AgentsPage } from "./pages/AgentsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NewPipelinePage } from "./pages/NewPipelinePage";
@@ -25,6 +26,7 @@ export function App() {
             <Route path="/agents" element={<AgentsPage />} />
             <Route path="/schedules" element={<SchedulesPage />} />
             <Route path="/runs" element={<RunsPage />} />
+            <Route path="/account" element={<AccountPage />} />
             <Route path="/tokens" element={<RequireAuth admin><TokensPage /></RequireAuth>} />
           </Route>
           <Route path="*" element={<Navigate to="/pipelines" replace />} />

@@ -41,7 +41,8 @@ export function Shell() {
         <div className="sidebar-user">
           <div className="avatar" aria-hidden="true">{(me?.user ?? "?").slice(0, 1).toUpperCase()}</div>
           <div className="user-meta">
-            <span className="user-name" data-testid="current-user" title={me?.user}>{me?.user}</span>
+            <NavLink to="/account" className="user-name" data-testid="current-user"
+              title={`${me?.user ?? ""}: account and password`}>{me?.user}</NavLink>
             <span className={`role role-${me?.role}`} data-testid="current-role">{me?.role}</span>
           </div>
           <button className="icon-button" data-testid="logout" title="Log out" aria-label="Log out"
