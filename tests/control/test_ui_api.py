@@ -358,6 +358,22 @@ def test_a_trigger_stage_runs_child_pipelines_on_agents(stack: Any, tmp_path: Pa
     assert cp.get("/pipelines/invoice")["desired"] == "stopped"
 
 
+
+def test_a_child_run_the_control_plane_refuses_fails_the_parent_run_with_the_reason(stack: Any) -> None:
+    cp = stack.control()
+    stack.agent(cp, "a1")
+    cp.put_pipeline("orders", PARENT.format())  # its trigger asks for 'invoice', which was never saved
+    cp.post("/pipelines/orders/start")
+
+    def ended() -> Any:
+        runs = cp.runs("orders")
+        return runs[0] if runs and runs[0]["status"] not in ("pending", "running") else None
+
+    run = eventually(ended, timeout=60, what="the parent run ended")
+    assert run["status"] == "failed", run
+    assert "refused a run of child pipeline 'invoice'" in run["error"], run
+    assert "no pipeline named 'invoice'" in run["error"], run
+
 BOARDS = """version: 1
 name: boards
 data_type: board

@@ -61,6 +61,7 @@ class Agent:
         self._pending_reports: dict[int, dict[str, Any]] = {}
         self._pending_children: list[tuple[int, dict[str, Any]]] = []  # (parent run id, request), in order
         self._children_lock = threading.Lock()  # one flusher at a time: each request is sent once
+        self._refused_children: dict[int, str] = {}  # parent run id -> why a child run was refused
         self._last_report: dict[int, float] = {}
         self._stop = threading.Event()
 
@@ -144,9 +145,14 @@ class Agent:
         elif kind == "fenced":
             logger.error("agent %s: %s", self.id, event.get("error"))
         elif kind == "finished":
+            self._flush_children()  # a refused child request fails the run: know it before reporting the end
+            status = event.get("status")
+            refused = self._refused_children.pop(worker.run_id, None)
+            if refused and status == "succeeded":  # its records were read, but a child run they asked for is lost
+                status, fields["error"] = "failed", refused
             logger.info("agent %s: run %d of %s finished: %s %s", self.id, worker.run_id,
-                        worker.payload["checkpoint_id"], event.get("status"), event.get("error") or "")
-            self._report(worker.run_id, {**fields, "status": event.get("status")}, force=True)
+                        worker.payload["checkpoint_id"], status, fields.get("error") or "")
+            self._report(worker.run_id, {**fields, "status": status}, force=True)
             with self._lock:
                 if self.workers.get(worker.assignment_id) is worker:
                     del self.workers[worker.assignment_id]
@@ -179,6 +185,9 @@ class Agent:
             except ControlRequestError as exc:  # refused for good (unknown pipeline...): do not retry
                 logger.error("agent %s: control plane refused child run %s of run %d: %s", self.id,
                              body.get("pipeline"), run_id, exc)
+                message = f"the control plane refused a run of child pipeline {body.get('pipeline')!r}: {exc}"
+                self._refused_children.setdefault(run_id, message)  # the first refusal says it; retry reruns all
+                self._report(run_id, {"error": message}, force=True)
             except ControlError as exc:
                 logger.warning("agent %s: cannot request child runs yet: %s", self.id, exc)
                 return
