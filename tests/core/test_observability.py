@@ -214,3 +214,27 @@ def test_traces_cross_pipelines_through_http_headers():
     downstream = {s.context.trace_id for s in exporter.get_finished_spans() if s.name == "api read"}
     assert downstream and downstream <= upstream
     telemetry.shutdown()
+
+
+def test_consumer_lag_per_partition_and_a_failing_lag_never_breaks_anything():
+    run = Pipeline(pipeline_from_dict({
+        "name": "lagged",
+        "sources": {"in": {"type": "list", "records": [{"x": 1}]}},
+        "sinks": {"out": {"type": "collect", "inputs": ["in"]}},
+    }, registry=test_registry())).create_run()
+    node = run.nodes["in"]
+    node.component.lag = lambda: {0: 5, 1: 7}
+    assert node.lag() == {0: 5, 1: 7}
+    assert run.nodes["out"].lag() is None  # sinks have no lag
+    telemetry = Telemetry(prometheus=True)
+    telemetry.attach(run)
+    metrics = telemetry.prometheus_text().decode()
+    assert re.search(r'conduix_consumer_lag\{[^}]*partition="1"[^}]*\} 7', metrics), metrics
+
+    def broken():
+        raise ConnectionError("broker gone")
+
+    node.component.lag = broken
+    assert node.lag() is None
+    assert "conduix_consumer_lag{" not in telemetry.prometheus_text().decode()
+    telemetry.shutdown()

@@ -33,9 +33,9 @@ from typing import Any
 from conduix.api import Pipeline
 from conduix.builtins.trigger import parameters_from
 from conduix.checkpoint import CheckpointStore, FallbackCheckpointStore, FileCheckpointStore, open_store
-from conduix.components import Batch, ComponentConfig, Sink
-from conduix.config import ComponentSpec, load_pipeline_text
+from conduix.config import load_pipeline_text
 from conduix.plugins import get_plugin_host
+from conduix.project import CHILDREN_SINK, add_children_sink
 from conduix.runtime import PipelineRun
 from conduix_control.errors import StaleLeaseError
 from conduix_control.fencing import FencedRedisCheckpointStore
@@ -44,9 +44,6 @@ __all__ = ["build_store", "main"]
 
 logger = logging.getLogger("conduix_control.worker")
 _out_lock = threading.Lock()
-
-
-CHILDREN_SINK = "__children__"
 
 
 def emit(event: str, **data: Any) -> None:
@@ -64,19 +61,6 @@ def build_store(store_url: str | None, token: int, state_dir: Path) -> Checkpoin
     return open_store(store_url, state_dir) if store_url else files
 
 
-def _lag(component: Any, cid: str) -> int | None:
-    """A source's consumer lag summed over its partitions; None when it cannot tell."""
-    lag = getattr(component, "lag", None)
-    if not callable(lag):
-        return None
-    try:
-        partitions = lag()
-    except Exception as exc:  # a metric must never break the run (as in core's telemetry)
-        logger.debug("lag of %s failed: %s", cid, exc)
-        return None
-    return None if partitions is None else int(sum(partitions.values()))
-
-
 def _components(run: PipelineRun) -> dict[str, dict[str, Any]]:
     """Per component: its counters, and a source's consumer lag."""
     out: dict[str, dict[str, Any]] = {}
@@ -86,8 +70,10 @@ def _components(run: PipelineRun) -> dict[str, dict[str, Any]]:
         s = node.stats
         out[cid] = {"kind": s.kind, "type": s.type, "records_in": s.records_in, "records_out": s.records_out,
                     "errors": s.errors, "dead_letters": s.dead_letters, "dropped": s.dropped, "retries": s.retries,
-                    "restarts": s.restarts, "buffered": s.buffered,
-                    "lag": _lag(node.component, cid) if s.kind == "source" else None}
+                    "restarts": s.restarts, "buffered": s.buffered, "lag": None}
+        partitions = node.lag()  # a source's consumer lag, summed over its partitions
+        if partitions is not None:
+            out[cid]["lag"] = int(sum(partitions.values()))
     return out
 
 
@@ -97,15 +83,6 @@ def _totals(run: PipelineRun) -> dict[str, Any]:
             "records_out": sum(s.records_in for s in stats.values() if s.kind == "sink"),
             "errors": sum(s.errors for s in stats.values()),
             "components": _components(run), "time": time.time()}
-
-
-class _ChildrenSink(Sink[ComponentConfig]):
-    """Added to a parent pipeline: hands each delivered record to the worker, which requests child runs."""
-
-    Config = ComponentConfig
-
-    def write(self, batch: Batch) -> None:
-        self.context.services["parent_records"](batch.records)
 
 
 def request_child(pipeline: str, parameters: dict[str, Any]) -> None:
@@ -129,11 +106,8 @@ class Worker:
         self.store = build_store(store_url, int(spec["token"]), state_dir)
         self.children: list[dict[str, Any]] = list(spec.get("children") or [])
         self._held: list[dict[str, Any]] = []  # records whose child runs start after this run succeeded
-        if self.children:
-            inputs = pipeline.spec.data_inputs()
-            pipeline.spec.components[CHILDREN_SINK] = ComponentSpec(
-                CHILDREN_SINK, "sink", "_children", _ChildrenSink, ComponentConfig(), inputs=list(inputs),
-                path=CHILDREN_SINK)
+        if self.children:  # its records start child runs of the pipelines declaring it their parent
+            add_children_sink(pipeline.spec)
         self.run = PipelineRun(pipeline.spec, state_dir=state_dir, parameters=parameters,
                                hooks=pipeline.host.manager if pipeline.host else None,
                                services={"request_child": request_child, "parent_records": self.parent_records},

@@ -8,7 +8,6 @@ batch.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -29,8 +28,6 @@ if TYPE_CHECKING:
     from conduix.runtime.runner import PipelineRun
 
 __all__ = ["Telemetry", "TelemetrySettings"]
-
-logger = logging.getLogger(__name__)
 
 
 # (instrument name, ComponentStats attribute, description); exported to Prometheus with a _total suffix
@@ -151,15 +148,7 @@ class Telemetry:
     def _lag(self, options: CallbackOptions) -> Iterable[Observation]:
         for run in list(self.runs):
             for cid, node in run.nodes.items():
-                lag = getattr(node.component, "lag", None)
-                if node.stats.kind != "source" or not callable(lag):
-                    continue
-                try:
-                    partitions = lag() or {}
-                except Exception as exc:  # a metric must never break the run
-                    logger.debug("lag of %s failed: %s", cid, exc)
-                    continue
-                for partition, value in partitions.items():
+                for partition, value in (node.lag() or {}).items():
                     yield Observation(value, {**_labels(run, cid, node.stats), "partition": str(partition)})
 
     def _up(self, options: CallbackOptions) -> Iterable[Observation]:

@@ -19,7 +19,7 @@ from conduix.project.store import RunStore
 from conduix.registry import ComponentRegistry
 from conduix.runtime import PipelineRun
 
-__all__ = ["ProjectRunner"]
+__all__ = ["CHILDREN_SINK", "ProjectRunner", "add_children_sink"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,14 @@ class _ChildrenSink(Sink[ComponentConfig]):
 
     def write(self, batch: Batch) -> None:
         self.context.services["parent_records"](batch.records)
+
+
+def add_children_sink(spec: PipelineSpec) -> None:
+    """Add the sink that hands every record the pipeline delivers to the ``parent_records`` service
+    (which starts the child runs of pipelines declaring this one their ``parent:``)."""
+    spec.components[CHILDREN_SINK] = ComponentSpec(CHILDREN_SINK, "sink", "_children", _ChildrenSink,
+                                                   ComponentConfig(), inputs=list(spec.data_inputs()),
+                                                   path=CHILDREN_SINK)
 
 
 class ProjectRunner:
@@ -132,10 +140,7 @@ class ProjectRunner:
         spec = load_pipeline_text(template.text, file=template.file, registry=self.registry,
                                   default_name=template.name, params=request.parameters)
         if self.project.children(request.pipeline, "per_record"):
-            inputs = spec.data_inputs()
-            spec.components[CHILDREN_SINK] = ComponentSpec(CHILDREN_SINK, "sink", "_children", _ChildrenSink,
-                                                           ComponentConfig(), inputs=list(inputs),
-                                                           path=CHILDREN_SINK)
+            add_children_sink(spec)
         return spec
 
     def _execute(self, run_id: str, request: ChildRequest, attempt: int) -> None:

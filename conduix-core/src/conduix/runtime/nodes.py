@@ -88,6 +88,19 @@ class Node(threading.Thread):
         size = self.inbox.qsize()
         return size, size / self.inbox.maxsize if self.inbox.maxsize else 0.0
 
+    def lag(self) -> dict[Any, int] | None:
+        """A source's consumer lag per partition (``Source.lag``); None when it cannot tell. Never raises:
+        it is read by metrics and reports from other threads, which must not break the run."""
+        lag = getattr(self.component, "lag", None)
+        if self.stats.kind != "source" or not callable(lag):
+            return None
+        try:
+            result: dict[Any, int] | None = lag()
+            return result
+        except Exception as exc:
+            logger.debug("lag of %s failed: %s", self.stats.id, exc)
+            return None
+
     def observe(self, started: float, batch: Batch, name: str) -> None:
         """Record the batch-duration histogram and, when traced, the component's span for this batch."""
         telemetry = self.telemetry
