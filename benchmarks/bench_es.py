@@ -17,7 +17,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+
+from _measure import Timing, alternating, measure, result
 
 N = 100_000
 BATCH = 1000
@@ -54,25 +57,24 @@ def _write_input(path: Path, n: int) -> None:
                                 "message": f"GET /api/orders/{i} 200", "@timestamp": "2024-05-01T12:00:00Z"}) + "\n")
 
 
-def baseline(url: str, path: Path, index: str) -> float:
+def baseline(url: str, path: Path, index: str) -> Timing:
     import orjson
     from elasticsearch import Elasticsearch
 
     client = Elasticsearch(url, max_retries=0, request_timeout=60)
     header = orjson.dumps({"index": {"_index": index}}) + b"\n"
-    start = time.perf_counter()
-    with path.open("rb") as f:
-        chunk: list[bytes] = []
-        for line in f:
-            chunk.append(header + orjson.dumps(orjson.loads(line)) + b"\n")
-            if len(chunk) == BATCH:
+    with measure() as timing:
+        with path.open("rb") as f:
+            chunk: list[bytes] = []
+            for line in f:
+                chunk.append(header + orjson.dumps(orjson.loads(line)) + b"\n")
+                if len(chunk) == BATCH:
+                    _send(client, chunk)
+                    chunk = []
+            if chunk:
                 _send(client, chunk)
-                chunk = []
-        if chunk:
-            _send(client, chunk)
-    elapsed = time.perf_counter() - start
     client.close()
-    return N / elapsed
+    return timing
 
 
 def _send(client, chunk: list[bytes]) -> None:
@@ -81,7 +83,7 @@ def _send(client, chunk: list[bytes]) -> None:
     assert not response["errors"], response
 
 
-def conduix(url: str, path: Path, index: str, state_dir: str) -> float:
+def conduix(url: str, path: Path, index: str, state_dir: str) -> Timing:
     from conduix import Pipeline
 
     pipeline = Pipeline.from_dict({
@@ -90,12 +92,11 @@ def conduix(url: str, path: Path, index: str, state_dir: str) -> float:
         "sources": {"f": {"type": "file", "path": str(path), "format": "json"}},
         "sinks": {"es": {"type": "elasticsearch", "inputs": ["f"], "endpoints": [url], "index": index}},
     })
-    start = time.perf_counter()
-    result = pipeline.run(handle_signals=False, state_dir=state_dir)
-    elapsed = time.perf_counter() - start
+    with measure() as timing:
+        result = pipeline.run(handle_signals=False, state_dir=state_dir)
     assert result.ok, result.error
     assert result.stats["es"].records_out == N
-    return N / elapsed
+    return timing
 
 
 def sink_only(url: str, n: int) -> tuple[float, float]:
@@ -131,7 +132,7 @@ def sink_only(url: str, n: int) -> tuple[float, float]:
 
 
 def run() -> list[dict]:
-    """Best of two runs each, alternating, each on an empty server (the server slows as it fills up)."""
+    """Best of two runs each, in alternating order, each on an empty server (the server slows as it fills up)."""
     from elasticsearch import Elasticsearch
 
     work = tempfile.mkdtemp(prefix="conduix-bench-es-")
@@ -140,27 +141,25 @@ def run() -> list[dict]:
     try:
         path = Path(work, "in.jsonl")
         _write_input(path, N)
-        ours, base = 0.0, 0.0
-        for attempt in range(2):
-            for name, measure in (("conduix", lambda index: conduix(url, path, index, os.path.join(work, index))),
-                                  ("baseline", lambda index: baseline(url, path, index))):
-                index = f"bench-{name}-{attempt}"
-                rps = measure(index)
+        def side(name: str) -> Callable[[int], Timing]:
+            def one(round_: int) -> Timing:
+                index = f"bench-{name}-{round_}"
+                timing = (conduix(url, path, index, os.path.join(work, index)) if name == "conduix"
+                          else baseline(url, path, index))
                 client.indices.refresh(index=index)
                 count = client.count(index=index)["count"]
                 assert count == N, (index, count)
                 client.indices.delete(index=index)
-                if name == "conduix":
-                    ours = max(ours, rps)
-                else:
-                    base = max(base, rps)
+                return timing
+            return one
+
+        best = alternating({"conduix": side("conduix"), "baseline": side("baseline")}, rounds=2)
         sink_rps, bulk_rps = sink_only(url, N)
     finally:
         client.close()
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
         shutil.rmtree(work, ignore_errors=True)
-    return [{"name": "file_to_elasticsearch", "conduix_rps": ours, "baseline_rps": base, "ratio": ours / base,
-             "records": N},
+    return [result("file_to_elasticsearch", N, best["conduix"], best["baseline"], rounds=2),
             {"name": "elasticsearch_sink_write_path", "conduix_rps": sink_rps, "baseline_rps": bulk_rps,
              "ratio": sink_rps / bulk_rps, "records": N}]

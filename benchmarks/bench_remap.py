@@ -47,11 +47,12 @@ def handwritten(event: dict[str, Any]) -> dict[str, Any]:
     return parsed
 
 
-def _time(fn: Any, events: list[dict[str, Any]]) -> float:
-    start = time.perf_counter()
+def _time(fn: Any, events: list[dict[str, Any]]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds."""
+    start, cpu = time.perf_counter(), time.process_time()
     for event in events:
         fn(event)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def run(n: int = 200_000) -> dict[str, Any]:
@@ -66,7 +67,8 @@ def run(n: int = 200_000) -> dict[str, Any]:
     assert program.run(dict(source[0])) == handwritten(dict(source[0]))
     chunk = 10_000
     chunks = [source[i:i + chunk] for i in range(0, n, chunk)]
-    best = {"conduix": [float("inf")] * len(chunks), "baseline": [float("inf")] * len(chunks)}
+    best = {side: [float("inf")] * len(chunks) for side in ("conduix", "baseline")}
+    best_cpu = {side: [float("inf")] * len(chunks) for side in ("conduix", "baseline")}
     sides = {"conduix": program.run, "baseline": handwritten}
     gc.collect()
     gc.disable()  # as timeit does: a collection pause would land on whichever side triggers it
@@ -75,14 +77,19 @@ def run(n: int = 200_000) -> dict[str, Any]:
             for index, part in enumerate(chunks):
                 for side, fn in sides.items():
                     events = [dict(e) for e in part]
-                    best[side][index] = min(best[side][index], _time(fn, events))
+                    wall, cpu = _time(fn, events)
+                    best[side][index] = min(best[side][index], wall)
+                    best_cpu[side][index] = min(best_cpu[side][index], cpu)
             gc.collect()
     finally:
         gc.enable()
     conduix_rps = n / sum(best["conduix"])
     baseline_rps = n / sum(best["baseline"])
+    conduix_cpu, baseline_cpu = n / sum(best_cpu["conduix"]), n / sum(best_cpu["baseline"])
     return {"name": "remap", "conduix_rps": round(conduix_rps), "baseline_rps": round(baseline_rps),
-            "ratio": round(conduix_rps / baseline_rps, 3), "events": n, "program": PROGRAM}
+            "ratio": round(conduix_rps / baseline_rps, 3), "conduix_cpu_rps": round(conduix_cpu),
+            "baseline_cpu_rps": round(baseline_cpu), "cpu_ratio": round(conduix_cpu / baseline_cpu, 3),
+            "events": n, "program": PROGRAM}
 
 
 if __name__ == "__main__":

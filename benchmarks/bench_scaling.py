@@ -25,8 +25,7 @@ def burn(record: dict) -> dict:
 
 
 def _run(workers: int, n: int) -> float:
-    from conduix.config import load_pipeline_text
-    from conduix.runtime.supervised import run_supervised
+    from conduix import Pipeline
 
     text = f"""
 name: bench_scaling_{workers}
@@ -39,10 +38,10 @@ transforms:
 sinks:
   out: {{type: blackhole, inputs: [burn]}}
 """
-    spec = load_pipeline_text(text)
+    pipeline = Pipeline.from_text(text)
     with tempfile.TemporaryDirectory() as state:
         start = time.perf_counter()
-        result = run_supervised(spec, state_dir=Path(state), poll=0.05)
+        result = pipeline.run(state_dir=Path(state), supervised=True, handle_signals=False)
         elapsed = time.perf_counter() - start
     assert result.status == "succeeded", result.reason
     return n / elapsed

@@ -15,7 +15,8 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-_SOURCES = ("src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json")
+_SOURCES = ("src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json",
+            "openapi.json", "typegen/package-lock.json")
 
 
 def _newest(paths: list[Path]) -> float:
@@ -45,7 +46,8 @@ class WebUIBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                                "(https://nodejs.org); or set CONDUIX_SKIP_UI_BUILD=1 to install without the UI")
         lock = ui / "package-lock.json"
         installed = ui / "node_modules" / ".package-lock.json"
-        if not installed.is_file() or installed.stat().st_mtime < lock.stat().st_mtime:
+        typegen = ui / "typegen" / "node_modules" / ".package-lock.json"  # installed by npm ci's postinstall
+        if not installed.is_file() or installed.stat().st_mtime < lock.stat().st_mtime or not typegen.is_file():
             self.app.display_info("conduix-control: npm ci (web UI dependencies)")
             subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ui, check=True)
         self.app.display_info("conduix-control: npm run build (web UI)")

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Any
 import httpx
 import pytest
 import redis
+
+from conduix import testing
 
 # Short timings so failover happens in seconds; agents get theirs from the control plane.
 FAST_CONTROL = {
@@ -48,26 +49,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.25, what: str = "") -> Any:
-    """Call ``check`` until it returns something truthy (returned) or ``timeout`` passes (fails the test)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (httpx.HTTPError, redis.RedisError) as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(interval)
-    pytest.fail(f"not true after {timeout:.0f} s: {what or check} (last: {last!r})")
+def eventually(check: Callable[[], Any], *, timeout: float = 30.0, what: str = "") -> Any:
+    """``conduix.testing.eventually``, also taking a refused HTTP or Redis connection for "not yet"."""
+    return testing.eventually(check, timeout, what, interval=0.25, ignore=(httpx.HTTPError, redis.RedisError))
 
 
 class RedisServer:
     """A redis-server of our own on a free port, which tests may kill, pause and restart."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *extra: str) -> None:
         self.port = free_port()
+        self.extra = list(extra)  # more redis-server options, e.g. --aclfile
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -79,7 +71,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--dir", str(self.dir), *self.extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         eventually(lambda: redis.Redis(port=self.port, socket_timeout=0.5).ping(), timeout=10, what="redis up")
         return self
 
@@ -135,7 +127,9 @@ class Proc:
 
 
 class ControlPlane(Proc):
-    def __init__(self, db_url: str, redis_url: str | None, log: Path, env: dict[str, str]) -> None:
+    def __init__(self, db_url: str, redis_url: str | None, log: Path, env: dict[str, str],
+                 password: Callable[[], str] = lambda: ADMIN_PASSWORD) -> None:
+        self.name = log.stem
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = ["control", "serve", "--port", str(self.port), "--db", db_url]
@@ -146,17 +140,26 @@ class ControlPlane(Proc):
         eventually(lambda: self.proc.poll() is None and self.http.get("/health").status_code == 200,
                    timeout=30, what=f"control plane up (log: {log})")
         # like the web UI: the local admin's session cookie
-        login = self.http.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        login = self.http.post("/auth/login", json={"username": "admin", "password": password()})
         assert login.status_code == 200, login.text
         self._tokens: dict[str, str] = {}
 
     def token(self, role: str = "admin") -> str:
-        """An API token with ``role`` (one per role and control plane), e.g. for agents and the CLI."""
+        """An API token with ``role`` (one per role and control plane), e.g. for the CLI."""
         if role not in self._tokens:
             response = self.http.post("/auth/tokens", json={"name": f"test-{role}", "role": role})
             assert response.status_code == 201, response.text
             self._tokens[role] = response.json()["token"]
         return self._tokens[role]
+
+    def agent_token(self, agent_id: str) -> str:
+        """A token of role agent, bound to ``agent_id`` (one per agent id and control plane)."""
+        key = f"agent:{agent_id}"
+        if key not in self._tokens:
+            response = self.http.post("/auth/tokens", json={"name": agent_id, "role": "agent"})
+            assert response.status_code == 201, response.text
+            self._tokens[key] = response.json()["token"]
+        return self._tokens[key]
 
     def get(self, path: str, **params: Any) -> Any:
         response = self.http.get(path, params=params)
@@ -192,18 +195,39 @@ def stack(tmp_path: Path) -> Iterator[Any]:
         root = tmp_path
 
         def control(self, db_url: str | None = None, redis_url: str | None = None,
-                    name: str = "control") -> ControlPlane:
+                    name: str = "control", extra_env: dict[str, str] | None = None,
+                    generated_password: bool = False) -> ControlPlane:
+            """A control plane, signed in as admin; ``generated_password``: the admin's password is the one it
+            generates at first start (read from its file), not CONDUIX_CONTROL_ADMIN_PASSWORD."""
+            full_env = {**env, **(extra_env or {})}
+            password_file = tmp_path / "state" / "control" / "admin-password"
+
+            def password() -> str:
+                return password_file.read_text().strip() if generated_password else ADMIN_PASSWORD
+
+            if generated_password:
+                full_env.pop("CONDUIX_CONTROL_ADMIN_PASSWORD")
             cp = ControlPlane(db_url or f"sqlite:///{tmp_path / 'control.db'}", redis_url,
-                              tmp_path / f"{name}.log", env)
+                              tmp_path / f"{name}.log", full_env, password)
             started.append(cp)
             return cp
 
-        def agent(self, cp: ControlPlane, agent_id: str, redis_url: str | None = None, *extra: str) -> Proc:
+        def agent(self, cp: ControlPlane, agent_id: str, redis_url: str | None = None, *extra: str,
+                  allow_test_folder: bool = True) -> Proc:
+            """An agent process; its token in its environment (as the docs advise: not visible in ``ps``).
+
+            Its state folder and log are the agent id's (a restarted agent finds its state again); agents of a
+            second control plane with the same id have their own (two processes never share a log file).
+            """
+            stem = f"agent-{agent_id}" if cp.name == "control" else f"agent-{cp.name}-{agent_id}"
             args = ["agent", "start", "--control-url", cp.url, "--agent-id", agent_id,
-                    "--state-dir", str(tmp_path / f"agent-{agent_id}"), "--token", cp.token("agent")]
+                    "--state-dir", str(tmp_path / stem)]
+            if allow_test_folder:  # the tests' pipelines read and write files in the test's folder
+                args += ["--allow-path", str(tmp_path)]
             if redis_url:
                 args += ["--redis-url", redis_url]
-            proc = Proc(args + list(extra), tmp_path / f"agent-{agent_id}.log", env)
+            proc = Proc(args + list(extra), tmp_path / f"{stem}.log",
+                        {**env, "CONDUIX_CONTROL_TOKEN": cp.agent_token(agent_id)})
             started.append(proc)
             eventually(lambda: any(a["id"] == agent_id and a["status"] == "online" for a in cp.get("/agents")),
                        timeout=30, what=f"agent {agent_id} registered")
@@ -212,6 +236,16 @@ def stack(tmp_path: Path) -> Iterator[Any]:
     yield Stack()
     for proc in reversed(started):
         proc.stop()
+
+
+@pytest.fixture
+def provider(tmp_path: Path) -> Iterator[Any]:
+    """The real OIDC provider (tests/control/oidc.py), its users' claims set by the test."""
+    from tests.control.oidc import Provider
+
+    p = Provider(tmp_path)
+    yield p
+    p.close()
 
 
 # -- databases --
@@ -248,11 +282,14 @@ def mariadb_url() -> Iterator[str]:
         conn.close()
 
 
-def generate_pipeline(name: str, out: Path, *, count: int, rate: float, interval: float = 0.3) -> str:
-    """A pipeline numbering its records (``seq``) and resuming from its checkpoint, written to ``out``."""
+def generate_pipeline(name: str, out: Path, *, count: int, rate: float, interval: float = 0.3,
+                      supervised: bool = False) -> str:
+    """A pipeline numbering its records (``seq``) and resuming from its checkpoint, written to ``out``;
+    ``supervised``: with a ``supervision:`` block (its agent runs it under a supervision tree)."""
+    supervision = "supervision: {max_restarts: 3, within_seconds: 60}\n" if supervised else ""
     return f"""version: 1
 name: {name}
-settings:
+{supervision}settings:
   batch_size: 10
   checkpoint: {{interval: {interval}}}
 sources:

@@ -14,9 +14,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -31,6 +29,7 @@ from conduix_control.db import Database
 from conduix_control.db.models import User
 from conduix_control.settings import ControlSettings
 from tests.conftest import conduix
+from tests.control.oidc import PUBLIC_URL, Provider, oidc_app, oidc_login
 
 GOOD = """version: 1
 name: orders
@@ -82,7 +81,7 @@ def test_first_start_generates_the_admin_password_into_a_private_file(db_url: st
         path = tmp_path / "state" / "control" / "admin-password"
         password = path.read_text().strip()
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert password in caplog.text  # logged once, for whoever watches the first start
+        assert password not in caplog.text and str(path) in caplog.text  # where it is, never what it is
         assert login(c, password).json() == {"user": "admin", "role": "admin"}
     path.unlink()
     caplog.clear()
@@ -105,7 +104,7 @@ def test_two_instances_starting_at_once_create_one_admin(db_url: str, tmp_path: 
 
     def start(i: int) -> None:
         barrier.wait()
-        created.append(ensure_admin(db, AuthSettings(admin_password=f"password-{i}", state_dir=tmp_path)))
+        created.append(ensure_admin(db, AuthSettings(admin_password=f"password-number-{i}", state_dir=tmp_path)))
 
     threads = [threading.Thread(target=start, args=(i,)) for i in range(4)]
     for t in threads:
@@ -187,7 +186,8 @@ def test_tokens_create_list_use_and_revoke(client: TestClient) -> None:
 
 def test_each_role_against_the_policy(client: TestClient) -> None:
     login(client)
-    tokens = {role: new_token(client, role) for role in ("viewer", "editor", "admin", "agent")}
+    tokens = {role: new_token(client, role, "a1" if role == "agent" else None)
+              for role in ("viewer", "editor", "admin", "agent")}
     client.post("/auth/logout")
 
     def call(role: str, method: str, path: str, body: Any = None) -> Any:
@@ -238,8 +238,13 @@ def test_every_api_route_is_behind_the_policy(client: TestClient) -> None:
         concrete = re.sub(r"\{[^}]+\}", "1", path)
         response = client.request(method, concrete, json={})
         assert response.status_code == 401, (method, path, response.status_code)
-    assert public == {("GET", "/health"), ("GET", "/auth/config"), ("GET", "/auth/login"), ("POST", "/auth/login"),
-                      ("GET", "/auth/callback"), ("POST", "/auth/logout")}
+    assert public == {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics"), ("GET", "/auth/config"),
+                      ("GET", "/auth/login"), ("POST", "/auth/login"), ("GET", "/auth/callback"),
+                      ("POST", "/auth/logout")}
+    # Prometheus text: public (counts only, no names)
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and 'conduix_control_agents{status="online"}' in metrics.text
+    assert required("GET", "/metrics").level == PUBLIC
 
 
 # -- the CLI, straight on the database --
@@ -256,7 +261,7 @@ def test_cli_tokens_and_admin_password(db_url: str, tmp_path: Path) -> None:
     reset = conduix("control", "admin-password", "--password-stdin", "--db", db_url, stdin="reset-password\n")
     assert reset.returncode == 0, reset.stderr
     with TestClient(make_app(db_url, AuthSettings(state_dir=tmp_path))) as c:
-        register = {"id": "a1", "host": "h", "labels": {}, "capacity": 1, "mode": "rest"}
+        register = {"id": "agent-eu-1", "host": "h", "labels": {}, "capacity": 1, "mode": "rest"}
         assert c.post("/agents/register", json=register, headers=bearer(token)).status_code == 200
         assert login(c, "reset-password").status_code == 200
     assert conduix("control", "tokens", "revoke", str(listed[0]["id"]), "--db", db_url).returncode == 0
@@ -316,73 +321,6 @@ def test_oidc_settings_must_be_complete() -> None:
                                       "CONDUIX_CONTROL_OIDC_CLIENT_SECRET": "s",
                                       "CONDUIX_CONTROL_OIDC_ROLE_MAP": "g=admin"})
     assert (settings.mode, settings.provider_name, settings.oidc_role_map) == ("oidc", "id.example", {"g": "admin"})
-
-
-class Provider:
-    """The real ``oidc-provider`` (tests/ui/oidc/server.mjs) whose users' claims a test sets in a file,
-    read at every sign-in; the browser's part of a sign-in is played by an HTTP client filling its login form."""
-
-    def __init__(self, tmp_path: Path, *, conform: bool = False) -> None:
-        from tests.ui.conftest import install_oidc_provider, start_oidc_provider
-
-        self.users_file = tmp_path / "oidc-users.json"
-        self.users: dict[str, dict[str, Any]] = {}
-        self.save()
-        env = {"OIDC_USERS_FILE": str(self.users_file), "OIDC_CONFORM_ID_TOKEN_CLAIMS": "1" if conform else "0"}
-        self.server = start_oidc_provider(install_oidc_provider(), [f"{PUBLIC_URL}/auth/callback"],
-                                          tmp_path / "oidc.log", env)
-        self.url = self.server.issuer
-
-    def save(self) -> None:
-        self.users_file.write_text(json.dumps(self.users))
-
-    def sign_in(self, authorize_url: str, login_name: str) -> str:
-        """Fill the provider's login form; returns the URL it sends the browser back to (the callback)."""
-        with httpx.Client(timeout=10) as browser:
-            answer = browser.get(authorize_url, follow_redirects=True)  # -> the login form
-            action = re.search(r'<form[^>]* action="([^"]+)"', answer.text)
-            assert answer.status_code == 200 and action, answer.text
-            answer = browser.post(urljoin(str(answer.url), action.group(1)),
-                                  data={"prompt": "login", "login": login_name, "password": "any"},
-                                  follow_redirects=False)
-            while not answer.headers.get("location", "").startswith(PUBLIC_URL):
-                assert answer.status_code in (302, 303), answer.text
-                answer = browser.get(urljoin(str(answer.url), answer.headers["location"]), follow_redirects=False)
-            return str(answer.headers["location"])
-
-    def close(self) -> None:
-        self.server.stop()
-
-
-PUBLIC_URL = "https://conduix.example"
-
-
-@pytest.fixture
-def provider(tmp_path: Path) -> Iterator[Provider]:
-    p = Provider(tmp_path)
-    yield p
-    p.close()
-
-
-def oidc_login(client: TestClient, provider: Provider, user: str, next_url: str = "/#/pipelines") -> Any:
-    """Sign in through the provider as ``user``: /auth/login -> the provider's form -> /auth/callback."""
-    redirect = client.get("/auth/login", params={"next": next_url}, follow_redirects=False)
-    assert redirect.status_code == 302, redirect.text
-    location = urlsplit(redirect.headers["location"])
-    query = {k: v[0] for k, v in parse_qs(location.query).items()}
-    assert location.geturl().startswith(provider.url)
-    assert query["client_id"] == "conduix" and query["redirect_uri"] == f"{PUBLIC_URL}/auth/callback"
-    assert set(query["scope"].split()) == {"openid", "profile", "email"}
-    assert query["code_challenge_method"] == "S256"
-    callback = urlsplit(provider.sign_in(redirect.headers["location"], user))
-    return client.get(f"{callback.path}?{callback.query}", follow_redirects=False, headers={"Accept": "text/html"})
-
-
-def oidc_app(db_url: str, provider: Provider, tmp_path: Path, **extra: str) -> Any:
-    env = {"CONDUIX_CONTROL_OIDC_DISCOVERY_URL": provider.server.discovery_url,
-           "CONDUIX_CONTROL_OIDC_CLIENT_ID": "conduix", "CONDUIX_CONTROL_OIDC_CLIENT_SECRET": "conduix-secret",
-           "CONDUIX_CONTROL_PUBLIC_URL": PUBLIC_URL, **extra}
-    return make_app(db_url, AuthSettings.from_env(env, state_dir=tmp_path))
 
 
 def test_oidc_sign_in_maps_the_role_claim(db_url: str, tmp_path: Path, provider: Provider) -> None:

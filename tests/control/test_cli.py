@@ -22,6 +22,7 @@ def test_control_commands_are_plugged_into_conduix() -> None:
 
 @pytest.mark.integration("redis")
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # a hang guard: many CLI processes in a row, 234 s seen on a loaded machine
 def test_apply_start_list_replicas_pause_resume_stop_and_rollback(stack: Any, redis_server: Any,
                                                                   tmp_path: Path) -> None:
     cp = stack.control(redis_url=redis_server.url)
@@ -73,3 +74,9 @@ def test_apply_start_list_replicas_pause_resume_stop_and_rollback(stack: Any, re
 def test_the_control_plane_example_is_a_valid_pipeline() -> None:
     result = conduix("validate", "examples/control_plane_ticker.yaml")
     assert result.returncode == 0, result.stderr
+
+
+def test_core_runs_with_control_url_is_the_plugged_in_client_command() -> None:
+    result = conduix("runs", "--control-url", "http://127.0.0.1:9", "--json")
+    assert result.returncode == 1
+    assert "control plane at http://127.0.0.1:9 is unreachable" in result.stderr, result.stderr

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from conduix_control.db import MIGRATIONS, Database, current_revision
 from conduix_control.db.models import Base, Pipeline, PipelineVersion
 
-TABLES = ["agents", "alembic_version", "api_tokens", "assignments", "commands", "leases", "pipeline_versions",
-          "pipelines", "runs", "schedule_fires", "schedules", "secrets", "users"]
+TABLES = ["agents", "alembic_version", "api_tokens", "assignments", "audit_events", "commands", "leases",
+          "login_failures", "pipeline_versions", "pipelines", "runs", "schedule_fires", "schedules", "secrets",
+          "user_sessions", "users"]
 
 
 def check_database(url: str) -> None:

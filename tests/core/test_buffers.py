@@ -11,7 +11,7 @@ import pytest
 from conduix import Batch, ComponentConfig, Pipeline, Sink, hookimpl
 from conduix.config import load_pipeline_text, pipeline_from_dict
 from conduix.errors import ConfigError, RetryableError
-from conduix.testing import test_registry
+from conduix.testing import eventually, test_registry
 
 SERVER_UP = threading.Event()
 WRITTEN: list[int] = []
@@ -75,10 +75,7 @@ def test_memory_block_slows_the_source_and_loses_nothing(tmp_path):
 def test_disk_buffer_acknowledges_while_the_server_is_down_then_drains_in_order(tmp_path):
     SERVER_UP.clear()
     run = pipeline({"buffer": {"type": "disk"}}).start(state_dir=tmp_path)
-    deadline = time.monotonic() + 20
-    while run.stats()["gen"].acknowledged < 20 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert run.stats()["gen"].acknowledged == 20  # all 200 records are safe on disk, none written yet
+    eventually(lambda: run.stats()["gen"].acknowledged == 20, 20, "all 200 records safe on disk")
     assert WRITTEN == []
     assert run.stats()["out"].buffered == 20
     SERVER_UP.set()
@@ -91,9 +88,7 @@ def test_disk_buffer_acknowledges_while_the_server_is_down_then_drains_in_order(
 def test_disk_buffer_survives_a_restart_while_the_server_is_down(tmp_path):
     SERVER_UP.clear()
     first = pipeline({"buffer": {"type": "disk"}}).start(state_dir=tmp_path)
-    deadline = time.monotonic() + 20
-    while first.stats()["gen"].acknowledged < 20 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    eventually(lambda: first.stats()["gen"].acknowledged == 20, 20, "all 200 records safe on disk")
     first.stop()  # graceful stop while the server is still down: the buffer stays on disk
     assert first.join(20)
     assert first.result is not None and first.result.ok, first.result.error
@@ -120,7 +115,7 @@ def test_buffer_is_a_sink_setting_and_is_validated():
 def test_a_graceful_stop_that_cannot_drain_is_aborted_after_the_shutdown_timeout(tmp_path):
     SERVER_UP.clear()
     run = pipeline({}, source={"type": "generate", "rate": 500}, shutdown_timeout=0.5).start(state_dir=tmp_path)
-    time.sleep(0.3)
+    eventually(lambda: run.stats()["out"].retries > 0, 20, "the sink to fail and retry")  # records in flight
     run.stop()
     assert run.join(20)
     assert run.result is not None and not run.result.ok

@@ -8,9 +8,9 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
+from conduix.testing import eventually
 from tests.conftest import ROOT, conduix
 
 
@@ -116,9 +116,7 @@ def test_sigterm_drains_flushes_and_exits_0(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "conduix", "run", str(path), "--json"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "CONDUIX_STATE_DIR": str(tmp_path / "state")})
-    deadline = time.monotonic() + 30
-    while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: out.exists() and out.stat().st_size, 30, "records written")
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr

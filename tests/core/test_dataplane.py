@@ -13,14 +13,21 @@ from conduix import Batch, ComponentConfig, Emit, Pipeline, Sink, Stage, hookimp
 from conduix.config import pipeline_from_dict
 from conduix.errors import ComponentError
 from conduix.runtime import PipelineRun
-from conduix.testing import run_pipeline, test_registry
+from conduix.testing import eventually, run_pipeline, test_registry
 
-GATE = threading.Event()
+GATE = threading.Event()  # opened by the test
+WAITING = threading.Event()  # set when a sink starts waiting for GATE
+
+
+def close_gate() -> None:
+    GATE.clear()
+    WAITING.clear()
 
 
 class SlowSinkConfig(ComponentConfig):
     delay: float = 0.0
     wait_for_gate: bool = False
+    gate_after: int = Field(0, description="With wait_for_gate: write this many records before waiting.")
 
 
 class SlowSink(Sink[SlowSinkConfig]):
@@ -31,7 +38,8 @@ class SlowSink(Sink[SlowSinkConfig]):
         self.records: list[dict[str, Any]] = []
 
     def write(self, batch: Batch) -> None:
-        if self.config.wait_for_gate:
+        if self.config.wait_for_gate and len(self.records) >= self.config.gate_after and not GATE.is_set():
+            WAITING.set()
             GATE.wait(30)
         time.sleep(self.config.delay)
         self.records.extend(batch.records)
@@ -106,16 +114,16 @@ def test_fan_out_gives_each_branch_its_own_records_and_fan_in_merges():
     assert sorted(r["seq"] for r in right) == [*range(20), *range(100, 105)]
 
 
-def test_source_acknowledgement_waits_for_the_sink():
-    GATE.clear()
+def test_source_acknowledgement_waits_for_the_sink(tmp_path):
+    close_gate()
     spec = pipeline_from_dict({
         "sources": {"in": {"type": "list", "records": records(10), "batch_size": 5}},
         "sinks": {"out": {"type": "slow", "inputs": ["in"], "wait_for_gate": True}},
     }, registry=test_registry(Plugin()))
-    run = PipelineRun(spec, state_dir="/tmp/conduix-test-unused").start()
+    run = PipelineRun(spec, state_dir=tmp_path).start()
     try:
-        time.sleep(0.3)
-        assert run.stats()["in"].records_in == 10
+        eventually(lambda: WAITING.is_set() and run.stats()["in"].records_in == 10, 10,
+                   "all 10 records read and the sink waiting")
         assert run.nodes["in"].component.acknowledged == []
     finally:
         GATE.set()
@@ -123,13 +131,13 @@ def test_source_acknowledgement_waits_for_the_sink():
     assert sorted(run.nodes["in"].component.acknowledged) == [(0, 5), (5, 10)]
 
 
-def test_backpressure_bounds_what_is_in_flight():
+def test_backpressure_bounds_what_is_in_flight(tmp_path):
     spec = pipeline_from_dict({
         "settings": {"batch_size": 100, "queue_size": 2},
         "sources": {"gen": {"type": "generate"}},
         "sinks": {"out": {"type": "slow", "inputs": ["gen"], "delay": 0.02}},
     }, registry=test_registry(Plugin()))
-    run = PipelineRun(spec, state_dir="/tmp/conduix-test-unused").start()
+    run = PipelineRun(spec, state_dir=tmp_path).start()
     try:
         peak = 0
         for _ in range(20):
@@ -138,21 +146,21 @@ def test_backpressure_bounds_what_is_in_flight():
             peak = max(peak, stats["gen"].records_in - stats["out"].records_in)
         # queue of 2 batches + one being written + one being handed over by the source
         assert peak <= 4 * 100
-        assert run.stats()["out"].records_in > 0
+        eventually(lambda: run.stats()["out"].records_in > 0, 20, "records written")
     finally:
         run.stop()
         assert run.join(10)
     assert run.result is not None and run.result.ok
 
 
-def test_graceful_stop_drains_everything_read():
+def test_graceful_stop_drains_everything_read(tmp_path):
     spec = pipeline_from_dict({
         "settings": {"batch_size": 50},
         "sources": {"gen": {"type": "generate", "rate": 5000}},
         "sinks": {"out": {"type": "slow", "inputs": ["gen"], "delay": 0.005}},
     }, registry=test_registry(Plugin()))
-    run = PipelineRun(spec, state_dir="/tmp/conduix-test-unused").start()
-    time.sleep(0.5)
+    run = PipelineRun(spec, state_dir=tmp_path).start()
+    eventually(lambda: run.stats()["out"].records_in > 0, 20, "records written")
     run.stop()
     assert run.join(10)
     result = run.result
@@ -230,16 +238,21 @@ def test_lifecycle_hooks_see_start_stop_and_failures():
 
 
 def test_checkpoint_resumes_where_the_last_run_stopped(tmp_path):
+    close_gate()
     config = {
         "name": "resumable",
-        "settings": {"batch_size": 10, "checkpoint": {"interval": 0.05}},
-        "sources": {"gen": {"type": "generate", "count": 500, "rate": 2000, "resume": True}},
-        "sinks": {"out": {"type": "collect", "inputs": ["gen"]}},
+        "settings": {"batch_size": 10, "queue_size": 2, "checkpoint": {"interval": 0.05}},
+        "sources": {"gen": {"type": "generate", "count": 500, "resume": True}},
+        # the first run stops while the sink waits after 50 records: backpressure holds the source far from 500
+        "sinks": {"out": {"type": "slow", "inputs": ["gen"], "wait_for_gate": True, "gate_after": 50}},
     }
-    host_pipeline = Pipeline(pipeline_from_dict(config, registry=test_registry()))
+    host_pipeline = Pipeline(pipeline_from_dict(config, registry=test_registry(Plugin())))
     first = host_pipeline.start(state_dir=tmp_path)
-    time.sleep(0.2)
-    first.stop()
+    try:
+        eventually(WAITING.is_set, 20, "the sink to write 50 records and wait")
+        first.stop()
+    finally:
+        GATE.set()
     assert first.join(10)
     seen_first = [r["seq"] for r in first.result.components["out"].records]
     assert 0 < len(seen_first) < 500
@@ -269,8 +282,8 @@ class Window(Stage[ComponentConfig]):
         release(self.held)
 
 
-def test_held_batches_are_acknowledged_only_when_what_holds_them_is_written():
-    GATE.clear()
+def test_held_batches_are_acknowledged_only_when_what_holds_them_is_written(tmp_path):
+    close_gate()
 
     class P:
         @hookimpl
@@ -283,9 +296,9 @@ def test_held_batches_are_acknowledged_only_when_what_holds_them_is_written():
         "transforms": {"w": {"type": "window", "inputs": ["in"]}},
         "sinks": {"out": {"type": "slow", "inputs": ["w"], "wait_for_gate": True}},
     }, registry=test_registry(P()))
-    run = PipelineRun(spec, state_dir="/tmp/conduix-test-unused").start()
+    run = PipelineRun(spec, state_dir=tmp_path).start()
     try:
-        time.sleep(0.3)
+        eventually(WAITING.is_set, 10, "the window's output at the sink")
         assert run.nodes["in"].component.acknowledged == []  # held by the window, then by the slow sink
     finally:
         GATE.set()
@@ -325,14 +338,95 @@ class DeferredPlugin:
         registry.add_sink("deferred", Deferred)
 
 
-def test_an_idle_sink_is_ticked_and_can_release_held_batches_later():
+def test_an_idle_sink_is_ticked_and_can_release_held_batches_later(tmp_path):
     spec = pipeline_from_dict({
-        "sources": {"gen": {"type": "generate", "count": 30, "rate": 300}},
+        "sources": {"gen": {"type": "generate", "rate": 50}},
         "sinks": {"out": {"type": "deferred", "inputs": ["gen"]}},
         "settings": {"batch_size": 10},
     }, registry=test_registry(DeferredPlugin()))
-    run = PipelineRun(spec, state_dir="/tmp/conduix-test-unused").start()
+    run = PipelineRun(spec, state_dir=tmp_path).start()
+    try:
+        # the sink only releases on a tick (or the final flush): acknowledgements while running come from ticks
+        eventually(lambda: run.stats()["gen"].acknowledged >= 2, 20, "held batches released by a tick")
+        assert run.nodes["out"].component.ticks > 0
+    finally:
+        run.stop()
     assert run.join(20)
     assert run.result.ok
-    assert run.nodes["out"].component.ticks > 0
     assert run.stats()["gen"].acknowledged == run.stats()["gen"].batches_in
+
+
+class Double(Stage[ComponentConfig]):
+    def process(self, batch: Batch, emit: Emit) -> None:
+        emit(batch.derive([{**r, "value": r["seq"] * 2} for r in batch.records]))
+
+
+class ThreadsSinkConfig(ComponentConfig):
+    fail_at: int | None = None
+
+
+class LocalSink(Sink[ThreadsSinkConfig]):
+    """Records which thread opened, wrote, flushed and closed it."""
+
+    Config = ThreadsSinkConfig
+    local = True
+
+    def __init__(self, config: ThreadsSinkConfig, context: Any) -> None:
+        super().__init__(config, context)
+        self.calls: list[tuple[str, str]] = []
+        self.records: list[dict[str, Any]] = []
+
+    def _call(self, what: str) -> None:
+        self.calls.append((what, threading.current_thread().name))
+
+    def open(self) -> None:
+        self._call("open")
+
+    def write(self, batch: Batch) -> None:
+        self._call("write")
+        if self.config.fail_at is not None and len(self.records) >= self.config.fail_at:
+            raise OSError("disk full")
+        self.records.extend(batch.records)
+
+    def flush(self) -> None:
+        self._call("flush")
+
+    def close(self) -> None:
+        self._call("close")
+
+
+class RemoteSink(LocalSink):
+    local = False
+
+
+@pytest.mark.parametrize(("sink", "writer"), [(LocalSink, "conduix-source-nums"), (RemoteSink, "conduix-sink-out")])
+def test_a_local_sink_with_one_input_writes_from_its_upstreams_thread(tmp_path, sink, writer) -> None:
+    """No hand-off between threads for a local sink (file, blackhole); its own thread still opens, flushes and
+    closes it, after every write."""
+    result = Pipeline.from_dict({
+        "settings": {"batch_size": 10},
+        "sources": {"nums": {"type": "generate", "count": 95}},
+        "transforms": {"double": {"type": "double", "inputs": ["nums"]}},
+        "sinks": {"out": {"type": "threads", "inputs": ["double"]}},
+    }, components={"double": Double, "threads": sink}).run(handle_signals=False, state_dir=tmp_path)
+    assert result.ok, result.error
+    out = result.components["out"]
+    assert [r["value"] for r in out.records] == [2 * i for i in range(95)]
+    assert [what for what, _ in out.calls] == ["open", *["write"] * 10, "flush", "close"]
+    assert {thread for what, thread in out.calls if what == "write"} == {writer}
+    assert {thread for what, thread in out.calls if what != "write"} == {"conduix-sink-out"}
+    assert result.stats["out"].records_in == result.stats["out"].records_out == 95
+    assert result.stats["nums"].acknowledged == 10
+
+
+def test_a_local_sink_that_fails_fails_the_run_naming_it(tmp_path) -> None:
+    result = Pipeline.from_dict({
+        "settings": {"batch_size": 10},
+        "sources": {"nums": {"type": "generate", "count": 95}},
+        "sinks": {"out": {"type": "threads", "inputs": ["nums"], "fail_at": 30}},
+    }, components={"threads": LocalSink}).run(handle_signals=False, state_dir=tmp_path)
+    assert not result.ok
+    assert "sink 'out'" in str(result.error) and "disk full" in str(result.error)
+    assert result.stats["out"].errors == 1 and result.stats["nums"].errors == 0
+    assert len(result.components["out"].records) == 30
+    assert result.components["out"].calls[-1][0] == "close"

@@ -160,7 +160,8 @@ def test_bad_json_lines_go_to_a_dead_letter_file_and_the_good_ones_through(tmp_p
           dlq: {{type: file, inputs: [f.dead_letter], path: "{dlq}"}}
     """))
     proc = conduix("run", str(pipeline))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # completed, but a record failed: not a plain success
+    assert "pipeline bad_input: succeeded with errors" in proc.stderr and "1 record errors (f: 1)" in proc.stderr
     assert [json.loads(line) for line in out.read_text().splitlines()] == [{"a": 1}, {"a": 3}]
     letter = json.loads(dlq.read_text())
     assert letter["record"] == {"message": '{"a": oops}'}

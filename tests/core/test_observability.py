@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ from conduix import Batch, ComponentConfig, Pipeline, Sink, hookimpl
 from conduix.config import TelemetrySettings, pipeline_from_dict
 from conduix.observability import Telemetry, extract_context, trace_headers
 from conduix.observability.server import ObservabilityServer
-from conduix.testing import test_registry
+from conduix.testing import eventually, test_registry
 from tests.conftest import ROOT, conduix
 
 
@@ -35,14 +34,15 @@ def test_run_serves_metrics_health_ready_status_tap_and_top(tmp_path):
         url = re.search(r"(http://\S+)/metrics", line).group(1)
         client = httpx.Client(timeout=10)
         assert client.get(f"{url}/health").json() == {"status": "alive"}
-        deadline = time.monotonic() + 20
-        while client.get(f"{url}/ready").status_code != 200 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(lambda: client.get(f"{url}/ready").status_code == 200, 20, "/ready to answer 200")
         assert client.get(f"{url}/ready").json()["ready"] is True
-        time.sleep(0.5)
-        metrics = client.get(f"{url}/metrics").text
-        found = re.search(r'conduix_records_in_total\{[^}]*component="gen"[^}]*\} (\d+)', metrics)
-        assert found and float(found.group(1)) > 0, metrics[:2000]
+
+        def records_counted() -> str | None:
+            text = client.get(f"{url}/metrics").text
+            found = re.search(r'conduix_records_in_total\{[^}]*component="gen"[^}]*\} (\d+)', text)
+            return text if found and float(found.group(1)) > 0 else None
+
+        metrics = eventually(records_counted, 20, "records of 'gen' counted in /metrics")
         assert "conduix_batch_duration_seconds_bucket" in metrics
         assert 'conduix_up{pipeline="observed"} 1.0' in metrics
         status = client.get(f"{url}/status").json()
@@ -190,10 +190,7 @@ def test_traces_cross_pipelines_through_http_headers():
     telemetry.attach(receiver)
     receiver.start()
     try:
-        deadline = time.monotonic() + 20
-        while receiver.nodes["api"].component.port in (None, 0) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        port = receiver.nodes["api"].component.port
+        port = eventually(lambda: receiver.nodes["api"].component.port, 20, "the receiver to listen")
         sender = Pipeline(pipeline_from_dict({
             "name": "sender", "settings": {"batch_size": 5},
             "sources": {"in": {"type": "list", "records": [{"n": i} for i in range(10)]}},
@@ -203,9 +200,7 @@ def test_traces_cross_pipelines_through_http_headers():
         sender.start()
         assert sender.join(30) and sender.result.ok, sender.error
         upstream = {s.context.trace_id for s in exporter.get_finished_spans() if s.name == "in read"}
-        deadline = time.monotonic() + 20
-        while len(receiver.nodes["seen"].component.records) < 10 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(lambda: len(receiver.nodes["seen"].component.records) == 10, 20, "the 10 records received")
     finally:
         receiver.stop()
         receiver.join(20)

@@ -195,6 +195,28 @@ def test_trigger_stage_starts_child_runs_explicitly(tmp_path):
     assert len(RunStore(tmp_path / "state").list(pipeline="invoice")) == 3
 
 
+def test_a_trigger_whose_target_declares_the_parent_runs_each_child_once(tmp_path):
+    out = tmp_path / "out"
+    write(tmp_path / "p", "orders.yaml", """
+        name: orders
+        sources: {g: {type: generate, count: 3, sequence_field: order_id}}
+        transforms:
+          t: {type: trigger, inputs: [g], pipeline: invoice, parameters: {id: .order_id}}
+        sinks: {o: {type: blackhole, inputs: [t]}}
+    """)
+    write(tmp_path / "p", "invoice.yaml", f"""
+        name: invoice
+        parent: orders
+        child: {{parameters: {{id: .order_id}}}}
+        sources: {{g: {{type: generate, count: 1, record: {{order: "${{params.id}}"}}}}}}
+        sinks: {{o: {{type: file, inputs: [g], path: "{out}/invoices.jsonl"}}}}
+    """)
+    runner = ProjectRunner(load_project(tmp_path / "p"), state_dir=tmp_path / "state")
+    assert runner.run([ChildRequest("orders", {})])
+    assert sorted(r["order"] for r in lines(out / "invoices.jsonl")) == ["0", "1", "2"]  # was: each twice
+    assert len(RunStore(tmp_path / "state").list(pipeline="invoice")) == 3
+
+
 def test_trigger_outside_a_project_says_how_to_run_it(tmp_path):
     write(tmp_path, "p.yaml", """
         sources: {g: {type: generate, count: 1}}
@@ -216,8 +238,8 @@ def test_a_streaming_project_runs_until_sigterm_then_stops_gracefully(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
+    from conduix.testing import eventually
     from tests.conftest import ROOT
 
     out = tmp_path / "out.jsonl"
@@ -228,12 +250,46 @@ def test_a_streaming_project_runs_until_sigterm_then_stops_gracefully(tmp_path):
     """)
     proc = subprocess.Popen([sys.executable, "-m", "conduix", "run-project", str(tmp_path / "p"), "--state-dir",
                              str(tmp_path / "state")], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while (not out.exists() or not out.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: out.exists() and out.read_text(), 30, "records written")
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert "1 runs succeeded" in stderr
     seqs = [json.loads(line)["seq"] for line in out.read_text().splitlines()]
     assert seqs == list(range(len(seqs)))
+
+
+def test_run_records_keep_the_error_counts_of_each_component(tmp_path):
+    write(tmp_path / "p", "parse.yaml", """
+        name: parse
+        sources:
+          g: {type: generate, count: 10, records: [{message: '{"ok": 1}'}, {message: oops}]}
+        transforms:
+          p: {type: remap, inputs: [g], source: . = parse_json!(.message)}
+        sinks: {o: {type: blackhole, inputs: [p]}}
+    """)
+    proc = conduix("run-project", str(tmp_path / "p"), "--state-dir", str(tmp_path / "state"))
+    assert proc.returncode == 0, proc.stderr
+    assert "1 with record errors, see `conduix runs`" in proc.stderr
+    [record] = json.loads(conduix("runs", "--state-dir", str(tmp_path / "state"), "--json").stdout)
+    assert (record["status"], record["errors"]) == ("succeeded", {"p": 5})
+    listed = conduix("runs", "--state-dir", str(tmp_path / "state")).stdout
+    assert "errors 5 (p: 5)" in listed
+
+
+def test_a_run_store_written_before_runs_kept_their_errors_is_read_and_extended(tmp_path):
+    import sqlite3
+
+    db = sqlite3.connect(str(tmp_path / "runs.sqlite"))
+    db.execute("""CREATE TABLE runs (id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, project TEXT,
+        parameters TEXT NOT NULL, parent_run TEXT, status TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 1,
+        records_in INTEGER NOT NULL DEFAULT 0, records_out INTEGER NOT NULL DEFAULT 0, error TEXT,
+        started REAL, ended REAL, created REAL NOT NULL)""")
+    db.execute("INSERT INTO runs (id, pipeline, parameters, status, created) "
+               "VALUES ('old1', 'p', '{}', 'succeeded', 1)")
+    db.commit()
+    db.close()
+    store = RunStore(tmp_path)
+    assert store.get("old1").errors == {}
+    store.ended("old1", "succeeded", errors={"p": 2})
+    assert store.get("old1").errors == {"p": 2}

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 
 from conduix.config import pipeline_from_dict
 from conduix.runtime import PipelineRun
-from conduix.testing import run_pipeline, test_registry
+from conduix.testing import eventually, run_pipeline, test_registry
 from tests.conftest import ROOT, conduix
 from tests.es.faultproxy import FaultProxy
 from tests.es.test_es_sink import FAST_RETRY, ns_in
@@ -38,9 +37,7 @@ def test_server_down_then_back_records_wait_in_bounded_queues_then_arrive_once(
     }, registry=test_registry())
     run = PipelineRun(spec, state_dir=tmp_path / "state").start()
     try:
-        deadline = time.monotonic() + 20
-        while run.stats()["es"].retries < 20 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually(lambda: run.stats()["es"].retries >= 20, 20, "20 retries while the server is down")
         read = run.stats()["gen"].records_in
         # the batch being written, the queue, and the one the source holds: nothing more is read
         assert read <= (2 + 2) * 50, read
@@ -90,21 +87,21 @@ def test_sigkill_part_way_then_restart_delivers_every_record_once_with_ids(tmp_p
         sources:
           f: {{type: file, path: "{data}", format: json}}
         transforms:
-          slow: {{type: python, inputs: [f], mode: batch, function: "tests.es.slow:pause"}}
+          slow: {{type: python, inputs: [f], mode: batch, function: "tests.crash_points:pause"}}
         sinks:
           es: {{type: elasticsearch, inputs: [slow], endpoints: ["{es_url}"], index: "{index_name}", id: "{{{{ n }}}}"}}
     """))
     state = str(tmp_path / "state")
-    env = {**os.environ, "CONDUIX_STATE_DIR": state, "CONDUIX_TEST_PAUSE": "0.1"}
+    # the 9th batch is held until the kill: 400 documents are written, 600 wait for the restart
+    env = {**os.environ, "CONDUIX_STATE_DIR": state, "CONDUIX_TEST_PAUSE": "0.1", "CONDUIX_TEST_HOLD_AFTER": "8"}
     victim = subprocess.Popen([sys.executable, "-m", "conduix", "run", str(pipeline)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        def indexed() -> bool:
             es.indices.refresh(index=index_name, ignore_unavailable=True)
-            if es.indices.exists(index=index_name) and es.count(index=index_name)["count"] >= 300:
-                break
-            time.sleep(0.05)
+            return bool(es.indices.exists(index=index_name)) and es.count(index=index_name)["count"] >= 300
+
+        eventually(indexed, 60, "300 documents indexed before the crash")
     finally:
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
@@ -128,10 +125,8 @@ def test_with_a_disk_buffer_the_source_keeps_going_while_the_server_is_down(
     }, registry=test_registry())
     run = PipelineRun(spec, state_dir=tmp_path / "state").start()
     try:
-        deadline = time.monotonic() + 30
-        while run.stats()["gen"].records_in < 1000 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert run.stats()["gen"].records_in == 1000  # all read while Elasticsearch was unreachable
+        # all read while Elasticsearch was unreachable
+        eventually(lambda: run.stats()["gen"].records_in == 1000, 30, "all 1000 records read into the buffer")
         assert run.stats()["es"].records_out == 0
     finally:
         proxy.down = False

@@ -15,7 +15,7 @@ import pytest
 from conduix.config import pipeline_from_dict
 from conduix.errors import ConfigError
 from conduix.runtime import PipelineRun
-from conduix.testing import run_pipeline, test_registry
+from conduix.testing import eventually, run_pipeline, test_registry
 from tests.conftest import conduix
 from tests.es.faultproxy import FaultProxy
 
@@ -164,16 +164,13 @@ def test_checkpoint_never_passes_an_unsettled_item(tmp_path: Path, proxy: FaultP
                       on_checkpoint=lambda _, state: checkpoints.append(state["files"][str(data)]["line"]))
     run.start()
     try:
-        deadline = time.monotonic() + 30
-        while (len(stuck) < 6 or len(checkpoints) < 5) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(stuck) >= 6, "the held document was not retried"
+        eventually(lambda: len(stuck) >= 6, 30, "the held document retried 6 times")
+        eventually(lambda: len(checkpoints) >= 5, 30, "5 checkpoints while the sink is stuck")
         held_at = list(checkpoints)
         assert max(held_at) <= 200  # line 251 is in the batch of lines 201-300: nothing past it is checkpointed
         assert run.stats()["es"].retries >= 2
         release.set()
-        while checkpoints[-1] != 500 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually(lambda: checkpoints[-1] == 500, 30, "a checkpoint at the last line")
     finally:
         release.set()
         run.stop()

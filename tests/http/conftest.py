@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from conduix.testing import eventually
+
 
 @dataclass
 class Seen:
@@ -97,18 +99,9 @@ def start_pipeline(config: dict[str, Any], state_dir: Any) -> Any:
     return PipelineRun(pipeline_from_dict(config, registry=test_registry()), state_dir=state_dir).start()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def server_url(run: Any, source_id: str = "in") -> str:
     """The URL of a running pipeline's http_server source (listening on a free port)."""
-    wait_until(lambda: run.nodes[source_id].opened.is_set() or run.done, 10, "the server to listen")
+    eventually(lambda: run.nodes[source_id].opened.is_set() or run.done, 10, "the server to listen")
     assert not run.done, run.error
     component = run.nodes[source_id].component
     return f"http://127.0.0.1:{component.port}{component.config.path}"

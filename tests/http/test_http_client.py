@@ -109,7 +109,9 @@ def test_non_json_page_is_rejected_to_dead_letter(api: Api) -> None:
 
 
 def test_interval_fetches_again_until_stopped(api: Api, tmp_path) -> None:
-    from .conftest import start_pipeline, wait_until
+    from conduix.testing import eventually
+
+    from .conftest import start_pipeline
 
     rounds = {"n": 0}
 
@@ -121,7 +123,7 @@ def test_interval_fetches_again_until_stopped(api: Api, tmp_path) -> None:
     run = start_pipeline({"sources": {"in": {"type": "http_client", "url": f"{api.url}/feed", "interval": 0.1}},
                           "sinks": {"out": {"type": "collect", "inputs": ["in"]}}}, tmp_path)
     try:
-        wait_until(lambda: len(run.nodes["out"].component.records) >= 3, 20, "three rounds")
+        eventually(lambda: len(run.nodes["out"].component.records) >= 3, 20, "three rounds")
     finally:
         run.stop()
         assert run.join(20)
@@ -139,7 +141,7 @@ def test_post_with_json_body_and_basic_auth(api: Api) -> None:
     assert request.headers["authorization"] == "Basic dTpw"
 
 
-def test_path_extractor_and_retry_after_parsing() -> None:
+def test_path_extractor_and_retry_after_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     import email.utils
     import time
 
@@ -152,8 +154,11 @@ def test_path_extractor_and_retry_after_parsing() -> None:
     assert extract(body, ".data.items.7") is None
     assert retry_after("3", cap=30) == 3 and retry_after("300", cap=30) == 30
     assert retry_after(None, cap=30) is None and retry_after("soon", cap=30) is None
-    later = email.utils.formatdate(time.time() + 10, usegmt=True)
-    assert 5 < retry_after(later, cap=30) <= 10  # type: ignore[operator]
+    now = 1_700_000_000.0
+    monkeypatch.setattr(time, "time", lambda: now)  # the clock stands still: an HTTP date is an exact delay
+    assert retry_after(email.utils.formatdate(now + 10, usegmt=True), cap=30) == 10
+    assert retry_after(email.utils.formatdate(now + 100, usegmt=True), cap=30) == 30
+    assert retry_after(email.utils.formatdate(now - 10, usegmt=True), cap=30) == 0
 
 
 def test_no_content_ends_the_pages(api: Api) -> None:

@@ -9,7 +9,9 @@ import httpx
 import orjson
 import pytest
 
-from .conftest import server_url, start_pipeline, wait_until
+from conduix.testing import eventually
+
+from .conftest import server_url, start_pipeline
 
 pytestmark = pytest.mark.integration("http")
 
@@ -60,7 +62,7 @@ def test_ack_false_answers_202_at_once(tmp_path: Path) -> None:
         url = server_url(run)
         answer = httpx.post(url, json=[{"id": 1}, {"id": 2}])
         assert answer.status_code == 202 and answer.json() == {"accepted": 2}
-        wait_until(lambda: len(collected(run)) == 2, 10, "the records to arrive")
+        eventually(lambda: len(collected(run)) == 2, 10, "the records to arrive")
     finally:
         run.stop()
         assert run.join(20)
@@ -135,7 +137,7 @@ def test_request_not_acknowledged_within_ack_timeout_gets_503(tmp_path: Path) ->
         url = server_url(run)
         answer = httpx.post(url, json={"id": 1}, timeout=10)
         assert answer.status_code == 503 and "may still be delivered" in answer.json()["error"]
-        wait_until(lambda: collected(run) == [{"id": 1}], 10, "the record, delivered after all")
+        eventually(lambda: collected(run) == [{"id": 1}], 10, "the record, delivered after all")
     finally:
         run.stop()
         assert run.join(20)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conduix.testing import run_pipeline
+from conduix.testing import eventually, run_pipeline
 
 from .conftest import Api, Seen
 
@@ -71,7 +71,6 @@ def test_4xx_stops_the_run_by_default(api: Api) -> None:
 
 def test_endpoint_down_then_up_delivers_everything_once(tmp_path) -> None:
     import socket
-    import time
 
     from .conftest import start_pipeline
 
@@ -82,7 +81,7 @@ def test_endpoint_down_then_up_delivers_everything_once(tmp_path) -> None:
         "sources": {"in": {"type": "list", "records": RECORDS}},
         "sinks": {"out": {"type": "http", "inputs": ["in"], "url": f"http://127.0.0.1:{port}/bulk",
                           "max_records": 100, "retry": {"initial": 0.1, "max": 0.5}}}}, tmp_path)
-    time.sleep(1.0)  # connection refused meanwhile: retried, nothing acknowledged
+    eventually(lambda: run.stats()["out"].retries >= 3, 20, "the refused connection retried 3 times")
     assert not run.done and run.nodes["in"].component.acknowledged == []
     api = Api(port)
     try:

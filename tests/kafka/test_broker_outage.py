@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.kafka.conftest import Broker, eventually, start_pipeline
+from conduix.testing import eventually
+from tests.kafka.conftest import Broker, start_pipeline
 
 pytestmark = [pytest.mark.integration("kafka"), pytest.mark.slow]
 
@@ -33,9 +34,9 @@ def test_broker_killed_and_restarted_while_the_sink_writes(own_broker: Broker, n
     try:
         eventually(lambda: run.stats()["out"].records_out >= 2000, timeout=60)
         own_broker.kill()
-        eventually(lambda: run.stats()["out"].retries > 0, timeout=30, message="the sink never retried")
+        eventually(lambda: run.stats()["out"].retries > 0, timeout=30, what="the sink never retried")
         written_before = run.stats()["out"].records_out  # frozen now: those went down with the broker
-        time.sleep(3)
+        time.sleep(3)  # sleep-ok: memory must stay bounded for as long as the broker is down
         # bounded memory: the source is held back by the full queue, not buffering without end
         stats = run.stats()
         held = stats["gen"].records_in - stats["out"].records_out
@@ -74,7 +75,7 @@ def test_disk_buffer_survives_a_pipeline_restart_while_the_broker_is_down(
         state = proc.checkpoint()
         return bool(state) and state["sources"]["gen"]["position"] == {"sequence": n}
 
-    eventually(all_in_the_buffer, timeout=60, message=proc.output)
+    eventually(all_in_the_buffer, timeout=60, what=proc.output)
     proc.kill()  # nothing reached Kafka; everything is in the disk buffer
 
     own_broker.start()

@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.kafka.conftest import FAST_GROUP, Broker, eventually, start_pipeline, stop_pipeline
+from conduix.testing import eventually
+from tests.kafka.conftest import FAST_GROUP, Broker, start_pipeline, stop_pipeline
 
 pytestmark = pytest.mark.integration("kafka")
 
 
 def source(broker: Broker, topic: str, group: str, **extra: Any) -> dict[str, Any]:
     return {"type": "kafka", "brokers": broker.bootstrap, "topics": [topic], "group_id": group,
-            "auto_offset_reset": "earliest", **FAST_GROUP, **extra}
+            "auto_offset_reset": "earliest", "decoding": "json", **FAST_GROUP, **extra}
 
 
 def mixed_values() -> list[bytes]:
@@ -52,6 +53,66 @@ def test_invalid_json_goes_to_a_dead_letter_topic_and_the_records_around_it_are_
     assert state["sources"]["in"]["position"]["kafka_offsets"] == {f"{src}:0": 100}
 
 
+REMAP_OF_META = "\n".join(f".m_{name} = %{name}" for name in (
+    "source", "topic", "partition", "offset", "key", "headers", "timestamp"))
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_every_metadata_field_is_what_the_message_carried_for_remap_sinks_and_dead_letters(
+        broker: Broker, names: Any, tmp_path: Path, partitions: int) -> None:
+    """Keys (absent, not UTF-8), headers (none, a null value), timestamps, null and scalar values, invalid JSON
+    between good records; batches from one partition and from several."""
+    from conduix_kafka._client import kafka
+
+    src, group = names("meta-in"), names("meta-group")
+    broker.create_topics(src, partitions=partitions)
+    n = 60
+    producer = kafka.Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True})
+    expected: dict[tuple[int, int], dict[str, Any]] = {}
+    bad: set[int] = set()
+    values: dict[int, Any] = {}
+    for i in range(n):
+        partition = i % partitions
+        key = None if i % 4 == 0 else b"\xffk" if i == 7 else f"k{i}".encode()
+        headers = [] if i % 2 else [("h", f"v{i}".encode()), ("none", None)]
+        value = b'{"bad"' if i % 10 == 3 else None if i == 11 else b"7" if i == 13 else json.dumps({"i": i}).encode()
+        producer.produce(src, value, key=key, partition=partition, headers=headers, timestamp=1_700_000_000_000 + i)
+        expected[(partition, i // partitions)] = {
+            "source": "in", "topic": src, "partition": partition, "offset": i // partitions,
+            "key": None if key is None else key.decode("utf-8", "replace"),
+            "headers": {} if i % 2 else {"h": f"v{i}", "none": None}, "timestamp": 1_700_000_000_000 + i}
+        if i % 10 == 3:
+            bad.add(i)
+        values[i] = {"message": None} if i == 11 else {"message": 7} if i == 13 else {"i": i}
+    assert producer.flush(30) == 0
+    run = start_pipeline({
+        "name": names("meta"),
+        "settings": {"batch_size": 1000},
+        "sources": {"in": source(broker, src, group, on_error="dead_letter")},
+        "transforms": {"shape": {"type": "remap", "inputs": ["in"], "source": REMAP_OF_META}},
+        "sinks": {"seen": {"type": "collect", "inputs": ["shape"]},
+                  "dead": {"type": "collect", "inputs": ["in.dead_letter"]}},
+    }, tmp_path / "state")
+    try:
+        eventually(lambda: len(run.nodes["seen"].component.records) >= n - len(bad)
+                   and len(run.nodes["dead"].component.records) >= len(bad), timeout=60, what="records not read")
+    finally:
+        stop_pipeline(run)
+    seen = run.result.components["seen"]
+    assert len(seen.records) == n - len(bad)
+    for record, meta in zip(seen.records, seen.meta):
+        want = expected[(meta["partition"], meta["offset"])]
+        assert list(meta.items()) == list(want.items())  # the same fields, in the same order
+        assert {k[2:]: v for k, v in record.items() if k.startswith("m_")} == want  # what remap's % paths see
+        i = meta["timestamp"] - 1_700_000_000_000
+        assert {k: v for k, v in record.items() if not k.startswith("m_")} == values[i]
+    dead = run.result.components["dead"].records
+    assert sorted(d["metadata"]["timestamp"] - 1_700_000_000_000 for d in dead) == sorted(bad)
+    for d in dead:
+        assert d["metadata"] == expected[(d["metadata"]["partition"], d["metadata"]["offset"])]
+        assert d["record"] == {"message": '{"bad"'} and d["error"].startswith("invalid JSON")
+
+
 def test_invalid_json_with_on_error_stop_fails_the_run_naming_the_record(
         broker: Broker, names: Any, tmp_path: Path) -> None:
     src, group = names("stop-in"), names("stop-group")
@@ -82,7 +143,7 @@ def test_sigkill_mid_stream_then_restart_delivers_every_record(
         "sinks": {"out": {"type": "kafka", "inputs": ["slow"], "brokers": broker.bootstrap, "topic": dst}},
     }).start()
     eventually(lambda: broker.high_watermarks(dst) >= 3000, timeout=90,
-               message=proc.output)
+               what=proc.output)
     proc.kill()
     written_at_kill = len(broker.read_all(dst, expect=0, idle=1.0))  # the high watermark may lag
     saved = proc.checkpoint()
@@ -92,7 +153,7 @@ def test_sigkill_mid_stream_then_restart_delivers_every_record(
     proc.start()
     # every input record acknowledged (the output's high watermark lags a batch: no use here)
     eventually(lambda: sum(broker.committed(group, src).values()) >= n, timeout=120,
-               message=proc.output)
+               what=proc.output)
     assert proc.stop() == 0, proc.output()
 
     ids = Counter(json.loads(m.value())["id"] for m in broker.read_all(dst, expect=n))

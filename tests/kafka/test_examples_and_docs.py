@@ -1,9 +1,8 @@
-"""The Kafka examples validate and run; the docs pages list every option of both components."""
+"""The Kafka examples validate and run (the option tables of the pages: tests/docs/test_connector_pages.py)."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -11,40 +10,20 @@ import pytest
 
 from conduix import load_pipeline
 from conduix.plugins import get_plugin_host
-from conduix_kafka import KafkaSinkConfig, KafkaSourceConfig
-from tests.kafka.conftest import ROOT, Broker, eventually
+from conduix.testing import eventually
+from tests.kafka.conftest import FAST_GROUP, Broker
+from tests.running import EXAMPLES, load_example, until
 
-EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("kafka_*.yaml"))
+KAFKA_EXAMPLES = sorted(p.name for p in EXAMPLES.glob("kafka_*.yaml"))
 
 
-@pytest.mark.parametrize("example", EXAMPLES)
+@pytest.mark.parametrize("example", KAFKA_EXAMPLES)
 def test_example_validates(example: str) -> None:
-    load_pipeline(ROOT / "examples" / example, registry=get_plugin_host().registry)
-
-
-@pytest.mark.parametrize(("page", "model"), [("kafka-source.md", KafkaSourceConfig),
-                                             ("kafka-sink.md", KafkaSinkConfig)])
-def test_docs_list_every_option_with_its_default(page: str, model: Any) -> None:
-    text = (ROOT / "docs" / "connectors" / page).read_text()
-    rows = {}
-    for line in text.splitlines():
-        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)]  # option | type | default | what
-        if len(cells) == 6 and cells[1].startswith("`"):
-            rows[cells[1].strip("`")] = cells[3]
-    for name, field in model.model_fields.items():
-        assert name in rows, f"{page} does not document {name!r}"
-        default = rows[name].strip()
-        if field.is_required():
-            assert default == "**required**", (name, default)
-        elif field.default_factory is None:
-            shown = {None: "null", True: "true", False: "false"}.get(field.default, str(field.default))
-            assert default.strip("`") == shown, (name, default, shown)
+    load_pipeline(EXAMPLES / example, registry=get_plugin_host().registry)
 
 
 @pytest.mark.integration("kafka")
 def test_orders_example_runs_end_to_end(broker: Broker, conduix_process: Any, tmp_path: Path) -> None:
-    import yaml
-
     broker.create_topics("orders", "orders-clean-eu", "orders-dead-letter", partitions=1)
     broker.produce("orders", [
         {"id": 1, "region": "eu", "amount": 12.5, "internal": "x"},
@@ -52,7 +31,7 @@ def test_orders_example_runs_end_to_end(broker: Broker, conduix_process: Any, tm
         b"{not json",
         {"id": 3, "region": "eu", "amount": 1.25},
     ], key=lambda i: f"customer-{i}")
-    config = yaml.safe_load((ROOT / "examples" / "kafka_orders_to_kafka.yaml").read_text())
+    config = load_example("kafka_orders_to_kafka.yaml")
     config["sources"]["orders"]["session_timeout_ms"] = 6000
     for component in (config["sources"]["orders"], *config["sinks"].values()):
         component["brokers"] = broker.bootstrap
@@ -60,9 +39,10 @@ def test_orders_example_runs_end_to_end(broker: Broker, conduix_process: Any, tm
     try:
         eventually(lambda: len(broker.read_all("orders-dead-letter", expect=0, idle=0.3, partitions=1)) >= 1
                    and len(broker.read_all("orders-clean-eu", expect=0, idle=0.3, partitions=1)) >= 2,
-                   timeout=60, message=proc.output)
+                   timeout=60, what=proc.output)
     finally:
-        assert proc.stop() == 0, proc.output()
+        code = proc.stop()  # records failed on purpose: completed with errors, exit 3
+        assert code == 3 and "record errors (orders: 1)" in proc.output(), proc.output()
     clean = broker.read_all("orders-clean-eu", expect=2, partitions=1)
     assert [json.loads(m.value()) for m in clean] == [
         {"id": 1, "region": "eu", "amount": 12.5, "amount_cents": 1250, "received_from": "orders"},
@@ -71,3 +51,29 @@ def test_orders_example_runs_end_to_end(broker: Broker, conduix_process: Any, tm
     assert dict(clean[1].headers()) == {"source_offset": b"3"}
     dead = json.loads(broker.read_all("orders-dead-letter", expect=1, partitions=1)[0].value())
     assert dead["record"] == {"message": "{not json"} and dead["position"] == "orders[0]@2"
+
+
+@pytest.mark.integration("kafka")
+def test_exactly_once_example_masks_cards_in_transactions_that_commit_the_offsets(
+        broker: Broker, names: Any, conduix_process: Any) -> None:
+    """examples/kafka_exactly_once.yaml: every payment arrives once in payments-masked (read_committed) with
+    only the card's last four digits and the key it had; the group's offsets went in with the transactions."""
+    src, dst, group = names("payments"), names("payments-masked"), names("conduix-payments-eos")
+    broker.create_topics(src, dst)
+    n = 1200
+    broker.produce(src, ({"id": i, "card": f"4000123412340{i:03d}"[-16:], "amount": i} for i in range(n)),
+                   key=lambda i: f"customer-{i % 7}")
+    config = load_example("kafka_exactly_once.yaml")
+    config["sources"]["payments"].update(topics=[src], group_id=group, **FAST_GROUP)
+    config["sinks"]["masked"].update(topic=dst, transactional_id=names("conduix-payments-eos-1"))
+    proc = conduix_process(config, env={"KAFKA_BROKERS": broker.bootstrap}).start()
+    try:
+        until(proc, lambda: sum(broker.committed(group, src).values()) >= n, 120)
+    finally:
+        assert proc.stop() == 0, proc.output()
+    out = broker.read_all(dst, expect=n)
+    records = {json.loads(m.value())["id"]: (m.key(), json.loads(m.value())) for m in out}
+    assert len(out) == n and set(records) == set(range(n))
+    key, record = records[8]
+    assert key == b"customer-1"
+    assert record == {"id": 8, "card": "****0008", "amount": 8}

@@ -8,37 +8,20 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from conduix.testing import eventually
 from tests.conftest import ROOT
-from tests.kafka.conftest import Broker, eventually
+from tests.kafka.conftest import Broker
+from tests.running import worker_status
 
 pytestmark = [pytest.mark.integration("kafka"), pytest.mark.slow]
 
 N = 1500
-
-
-def workers(state: Path, name: str) -> dict[str, dict[str, Any]]:
-    try:
-        tree = json.loads((state / "status" / f"{name}.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(node: dict[str, Any]) -> None:
-        for child in node.get("children") or []:
-            if child.get("kind") == "supervisor":
-                walk(child)
-            else:
-                found[child["id"]] = child
-
-    walk(tree)
-    return found
 
 
 def test_a_worker_per_partition_restarts_from_its_own_checkpoint(broker: Broker, names: Any, tmp_path: Path) -> None:
@@ -51,7 +34,8 @@ def test_a_worker_per_partition_restarts_from_its_own_checkpoint(broker: Broker,
         "settings": {"batch_size": 50, "checkpoint": {"interval": 0.2}},
         "supervision": {"backoff": {"initial": 0.2}},
         "sources": {"in": {"type": "kafka", "brokers": broker.bootstrap, "topics": [topic], "group_id": group,
-                           "auto_offset_reset": "earliest", "partition_per_worker": True}},
+                           "auto_offset_reset": "earliest", "partition_per_worker": True,
+                           "decoding": "json"}},
         "transforms": {"slow": {"type": "remap", "inputs": ["in"], "source": ". = .", "drop_on_error": True}},
         "sinks": {"out": {"type": "file", "inputs": ["slow"], "path": str(out)}},
     }
@@ -60,19 +44,19 @@ def test_a_worker_per_partition_restarts_from_its_own_checkpoint(broker: Broker,
     proc = subprocess.Popen([sys.executable, "-m", "conduix", "run", str(path), "--json"], cwd=ROOT,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "CONDUIX_STATE_DIR": str(state)})
     try:
-        found = eventually(lambda: (w := workers(state, name)) and len(w) == 3 and all(x.get("pid") for x in w.values())
-                           and w, timeout=60, message="three partition workers")
+        found = eventually(lambda: (w := worker_status(state, name)) and len(w) == 3
+                           and all(x.get("pid") for x in w.values()) and w, timeout=60, what="three partition workers")
         assert sorted(found) == [f"in-{topic}-{p}" for p in range(3)]
         victim = found[f"in-{topic}-1"]["pid"]
-        eventually(lambda: out.exists() and len(out.read_text().splitlines()) > 100, timeout=60, message="output")
+        eventually(lambda: out.exists() and len(out.read_text().splitlines()) > 100, timeout=60, what="output")
         os.kill(victim, signal.SIGKILL)
-        eventually(lambda: workers(state, name).get(f"in-{topic}-1", {}).get("restarts", 0) >= 1, timeout=60,
-                   message="the killed partition worker restarted")
+        eventually(lambda: worker_status(state, name).get(f"in-{topic}-1", {}).get("restarts", 0) >= 1, timeout=60,
+                   what="the killed partition worker restarted")
 
         def all_arrived() -> bool:
             return len({json.loads(line)["id"] for line in out.read_text().splitlines()}) == N
 
-        eventually(all_arrived, timeout=90, message="every record")
+        eventually(all_arrived, timeout=90, what="every record")
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=90)
@@ -89,19 +73,20 @@ def test_brokers_gone_for_good_escalate_to_paused(own_broker: Broker, names: Any
     state = tmp_path / "state"
     config = {
         "name": name,
-        "supervision": {"max_restarts": 1, "within_seconds": 120, "backoff": {"initial": 0.1, "max": 0.2}},
+        "supervision": {"max_restarts": 1, "within_seconds": 120, "backoff": {"initial": 0.1, "max": 0.2},
+                        "resume": {"max_attempts": 0}},
         "sources": {"in": {"type": "kafka", "brokers": own_broker.bootstrap, "topics": [topic],
-                           "group_id": names("gone-group"), "auto_offset_reset": "earliest",
+                           "group_id": names("gone-group"), "auto_offset_reset": "earliest", "decoding": "json",
                            "session_timeout_ms": 6000, "unreachable_timeout": 2}},
-        "sinks": {"out": {"type": "blackhole", "inputs": ["in"]}},
+        "sinks": {"out": {"type": "file", "inputs": ["in"], "path": str(tmp_path / "out.jsonl")}},
     }
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(config))
     proc = subprocess.Popen([sys.executable, "-m", "conduix", "run", str(path), "--json"], cwd=ROOT,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "CONDUIX_STATE_DIR": str(state)})
-    eventually(lambda: workers(state, name).get("worker", {}).get("state") == "running", timeout=60,
-               message="the worker running")
-    time.sleep(1)
+    out = tmp_path / "out.jsonl"
+    eventually(lambda: out.exists() and len(out.read_text().splitlines()) == 10, timeout=60,
+               what="the worker consuming the 10 records")
     own_broker.kill()
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 1, stderr

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.kafka.conftest import FAST_GROUP, Broker, eventually, start_pipeline, stop_pipeline
+from conduix.testing import eventually
+from tests.kafka.conftest import FAST_GROUP, Broker, start_pipeline, stop_pipeline
 
 pytestmark = pytest.mark.integration("kafka")
 
@@ -23,7 +24,7 @@ def member(broker: Broker, name: str, topic: str, group: str) -> dict[str, Any]:
         "name": name,
         "settings": {"batch_size": 100, "checkpoint": {"interval": 0.5}},
         "sources": {"in": {"type": "kafka", "brokers": broker.bootstrap, "topics": [topic], "group_id": group,
-                           "auto_offset_reset": "earliest", **FAST_GROUP}},
+                           "auto_offset_reset": "earliest", "decoding": "json", **FAST_GROUP}},
         "transforms": {"slow": {"type": "python", "inputs": ["in"], "function": "tests.kafka.udfs:slow",
                                 "mode": "batch", "options": {"delay": 0.1}}},
         "sinks": {"seen": {"type": "collect", "inputs": ["slow"]}},
@@ -53,19 +54,19 @@ def test_second_consumer_joins_mid_stream(broker: Broker, names: Any, tmp_path: 
         eventually(lambda: len(first.nodes["seen"].component.records) >= 1000, timeout=60)
         second = start_pipeline(member(broker, names("member-b"), topic, group), tmp_path / "b")
         eventually(lambda: len(second.nodes["seen"].component.records) > 0, timeout=60,
-                   message="the second member never got a partition")
+                   what="the second member never got a partition")
 
         def split() -> bool:  # each member checkpoints exactly the partitions it owns
             a, b = checkpointed_partitions(tmp_path / "a"), checkpointed_partitions(tmp_path / "b")
             return bool(a) and bool(b) and not (a & b) and (a | b) == everything
 
-        eventually(split, timeout=60, message="checkpoints overlap or miss partitions after the rebalance")
+        eventually(split, timeout=60, what="checkpoints overlap or miss partitions after the rebalance")
 
         def seen() -> Counter[int]:
             records = list(first.nodes["seen"].component.records) + list(second.nodes["seen"].component.records)
             return Counter(r["id"] for r in records)
 
-        eventually(lambda: set(seen()) == set(range(N)), timeout=120, message="records lost in the rebalance")
+        eventually(lambda: set(seen()) == set(range(N)), timeout=120, what="records lost in the rebalance")
     finally:
         stop_pipeline(first)
         if second is not None:

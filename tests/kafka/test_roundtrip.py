@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.kafka.conftest import FAST_GROUP, Broker, eventually, start_pipeline, stop_pipeline
+from conduix.testing import eventually
+from tests.kafka.conftest import FAST_GROUP, Broker, start_pipeline, stop_pipeline
 
 pytestmark = pytest.mark.integration("kafka")
 
@@ -19,7 +20,7 @@ KEYS = 10
 
 def source(broker: Broker, topic: str, group: str, **extra: Any) -> dict[str, Any]:
     return {"type": "kafka", "brokers": broker.bootstrap, "topics": [topic], "group_id": group,
-            "auto_offset_reset": "earliest", **FAST_GROUP, **extra}
+            "auto_offset_reset": "earliest", "decoding": "json", **FAST_GROUP, **extra}
 
 
 def produce_keyed(broker: Broker, topic: str, n: int = N) -> None:
@@ -54,7 +55,7 @@ def test_round_trip_in_process_keeps_order_metadata_and_commits_acked_offsets(
         },
     }, tmp_path / "state")
     try:
-        eventually(lambda: len(run.nodes["seen"].component.records) >= N, timeout=90, message="records not read")
+        eventually(lambda: len(run.nodes["seen"].component.records) >= N, timeout=90, what="records not read")
     finally:
         stop_pipeline(run)
 

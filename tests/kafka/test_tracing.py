@@ -13,8 +13,8 @@ from conduix.checkpoint import open_store
 from conduix.config import TelemetrySettings, pipeline_from_dict
 from conduix.observability import Telemetry
 from conduix.runtime import PipelineRun
-from conduix.testing import test_registry
-from tests.kafka.conftest import FAST_GROUP, Broker, eventually, stop_pipeline
+from conduix.testing import eventually, test_registry
+from tests.kafka.conftest import FAST_GROUP, Broker, stop_pipeline
 
 pytestmark = pytest.mark.integration("kafka")
 
@@ -46,11 +46,12 @@ def test_a_record_path_across_two_pipelines_is_one_trace(broker: Broker, names: 
     consumer = traced_run({
         "name": names("downstream"),
         "sources": {"k": {"type": "kafka", "brokers": broker.bootstrap, "topics": [topic],
-                          "group_id": names("traced-group"), "auto_offset_reset": "earliest", **FAST_GROUP}},
+                          "group_id": names("traced-group"), "auto_offset_reset": "earliest", "decoding": "json",
+                          **FAST_GROUP}},
         "sinks": {"seen": {"type": "collect", "inputs": ["k"]}},
     }, tmp_path / "b", telemetry)
     try:
-        eventually(lambda: len(consumer.nodes["seen"].component.records) >= 20, timeout=90, message="not consumed")
+        eventually(lambda: len(consumer.nodes["seen"].component.records) >= 20, timeout=90, what="not consumed")
     finally:
         stop_pipeline(consumer)
     assert all("traceparent" in m["headers"] for m in consumer.result.components["seen"].meta)

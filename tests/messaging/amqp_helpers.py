@@ -50,3 +50,14 @@ async def drain(url: str, queue: str) -> list[tuple[dict[str, Any], Any]]:
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+async def delete(url: str, *, queues: tuple[str, ...] = (), exchanges: tuple[str, ...] = ()) -> None:
+    """Remove what a test declared on the shared broker."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        for queue in queues:
+            await channel.queue_delete(queue)
+        for exchange in exchanges:
+            await channel.exchange_delete(exchange)

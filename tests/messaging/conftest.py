@@ -11,17 +11,19 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
+import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from conduix.config import pipeline_from_dict
 from conduix.runtime import PipelineRun
-from conduix.testing import test_registry
+from conduix.testing import eventually, test_registry
+from tests.running import ConduixProcess, until
 
 NATS_URL = os.environ.get("CONDUIX_TEST_NATS", "nats://127.0.0.1:4222")
 AMQP_URL = os.environ.get("CONDUIX_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
@@ -41,13 +43,12 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+def _answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def unique(prefix: str) -> str:
@@ -59,16 +60,18 @@ class NatsServer:
 
     def __init__(self, root: Path) -> None:
         self.port = free_port()
+        self.monitor_port = free_port()  # /healthz answers 200 once JetStream has recovered its streams
         self.root = root
         self.proc: subprocess.Popen[bytes] | None = None
         self.conf = root / "nats.conf"
         store = root / "js"
         durable = f'jetstream {{ store_dir: "{store}", sync_interval: always }}\n'
-        self.conf.write_text(f"port: {self.port}\nhost: 127.0.0.1\n{durable}")
+        listen = f"port: {self.port}\nhost: 127.0.0.1\nhttp: 127.0.0.1:{self.monitor_port}\n"
+        self.conf.write_text(f"{listen}{durable}")
         if subprocess.run(["nats-server", "-t", "-c", str(self.conf)], capture_output=True).returncode != 0:
             # nats-server < 2.10 has no sync_interval; it writes every message to the OS on arrival,
             # so a killed process (not a lost machine) keeps what it acked
-            self.conf.write_text(f"port: {self.port}\nhost: 127.0.0.1\njetstream {{ store_dir: \"{store}\" }}\n")
+            self.conf.write_text(f"{listen}jetstream {{ store_dir: \"{store}\" }}\n")
 
     @property
     def url(self) -> str:
@@ -77,8 +80,9 @@ class NatsServer:
     def start(self) -> None:
         log = open(self.root / "nats.log", "ab")
         self.proc = subprocess.Popen(["nats-server", "-c", str(self.conf)], stdout=log, stderr=log)
-        wait_until(lambda: port_open("127.0.0.1", self.port), 15, "nats-server to listen")
-        time.sleep(0.2)  # JetStream finishes recovering its streams right after the listener opens
+        healthz = f"http://127.0.0.1:{self.monitor_port}/healthz"
+        eventually(lambda: port_open("127.0.0.1", self.port) and _answers_200(healthz), 15,
+                   f"nats-server to listen and JetStream to be ready (log: {self.root / 'nats.log'})")
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -120,7 +124,7 @@ def amqp_url() -> str:
     """The machine's RabbitMQ (TESTING.md); started with ``rabbitmq-server -detached`` when it is down."""
     if not port_open("127.0.0.1", 5672):
         subprocess.run(["rabbitmq-server", "-detached"], check=False)
-        wait_until(lambda: port_open("127.0.0.1", 5672), 90, "RabbitMQ to listen on 5672")
+        eventually(lambda: port_open("127.0.0.1", 5672), 90, "RabbitMQ to listen on 5672")
     return AMQP_URL
 
 
@@ -227,3 +231,23 @@ def stop(run: PipelineRun, timeout: float = 30) -> None:
 def run_async(coro: Any) -> Any:
     """Run a plain-client coroutine (the 'other side' of a test) on a fresh loop."""
     return asyncio.run(coro)
+
+
+def ids_in(path: Path) -> list[int]:
+    """The ids of the records in a JSON lines file (a line cut short by a kill left out)."""
+    if not path.exists():
+        return []
+    return [orjson.loads(line)["id"] for line in path.read_bytes().splitlines() if line.endswith(b"}")]
+
+
+def kill_mid_stream_then_resume(proc: ConduixProcess, out: Path, n: int) -> list[int]:
+    """SIGKILL the run once it wrote 300 of the ``n`` records to ``out``, start it again: every record
+    arrives. Returns the ids written (duplicates kept)."""
+    proc.start()
+    until(proc, lambda: len(ids_in(out)) >= 300)
+    proc.kill()
+    assert len(ids_in(out)) < n, "the first run must be killed mid-stream"
+    proc.start()
+    until(proc, lambda: set(ids_in(out)) >= set(range(n)), 90)
+    assert proc.stop(30) == 0, proc.output()
+    return ids_in(out)

@@ -7,10 +7,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from conduix.testing import run_pipeline
+from conduix.testing import eventually, run_pipeline
 
 from .amqp_helpers import count, declare, drain, publish, run
-from .conftest import sink_of, start_pipeline, stop, unique, wait_until
+from .conftest import sink_of, start_pipeline, stop, unique
 
 pytestmark = pytest.mark.integration("rabbitmq")
 
@@ -28,8 +28,8 @@ def test_source_acks_after_write_and_rejects_bad_json(amqp_url: str, tmp_path: P
         "sinks": {"out": {"type": "collect", "inputs": ["in"]},
                   "dead": {"type": "collect", "inputs": ["in.dead_letter"]}}}, tmp_path)
     try:
-        wait_until(lambda: len(sink_of(pipeline, "out").records) == 299, 20, "299 good records")
-        wait_until(lambda: len(sink_of(pipeline, "dead").records) == 1, 5, "the bad record dead-lettered")
+        eventually(lambda: len(sink_of(pipeline, "out").records) == 299, 20, "299 good records")
+        eventually(lambda: len(sink_of(pipeline, "dead").records) == 1, 5, "the bad record dead-lettered")
     finally:
         stop(pipeline)
     assert [r["id"] for r in sink_of(pipeline, "out").records] == [i for i in range(300) if i != 42]
@@ -53,7 +53,7 @@ def test_source_requeues_what_the_failed_run_did_not_write(amqp_url: str, tmp_pa
     second = start_pipeline({"settings": {"batch_size": 10}, "sources": {"in": source},
                              "sinks": {"out": {"type": "collect", "inputs": ["in"]}}}, tmp_path / "b")
     try:
-        wait_until(lambda: written | {r["id"] for r in sink_of(second, "out").records} == set(range(100)), 20,
+        eventually(lambda: written | {r["id"] for r in sink_of(second, "out").records} == set(range(100)), 20,
                    "every message over the two runs")
     finally:
         stop(second)
@@ -69,11 +69,11 @@ def test_source_dead_letters_to_the_queue_dlx_on_failure(amqp_url: str, tmp_path
     # the source declares the queue with its dead-letter arguments; then messages arrive
     first = start_pipeline({"sources": {"in": source},
                             "sinks": {"out": {"type": "collect", "inputs": ["in"], "fail_on": 1}}}, tmp_path / "a")
-    wait_until(lambda: first.nodes["in"].opened.is_set(), 10, "the queue to be declared")
+    eventually(lambda: first.nodes["in"].opened.is_set(), 10, "the queue to be declared")
     run(publish(amqp_url, queue, [orjson.dumps({"id": i}) for i in range(5)]))
     assert first.join(20) and first.error is not None
     # what the failed run had read went to the dead-letter queue; what it had not read was requeued
-    wait_until(lambda: run(count(amqp_url, dlq)) + run(count(amqp_url, queue)) == 5, 10, "all 5 messages back")
+    eventually(lambda: run(count(amqp_url, dlq)) + run(count(amqp_url, queue)) == 5, 10, "all 5 messages back")
     dead = [r["id"] for r, _ in run(drain(amqp_url, dlq))]
     failed_batch = [r["id"] for r in sink_of(first, "out").records] or [0]
     assert dead and set(failed_batch) <= set(dead)

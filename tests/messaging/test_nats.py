@@ -2,68 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
 import nats
 import orjson
 import pytest
-from nats.js.api import StreamConfig
 
 from conduix.errors import ConfigError
-from conduix.testing import run_pipeline
+from conduix.testing import eventually, run_pipeline
+from conduix_messaging._common import decode_payload
 
-from .conftest import run_async, sink_of, start_pipeline, stop, unique, wait_until
+from .conftest import run_async, sink_of, start_pipeline, stop, unique
+from .nats_helpers import add_stream, consumer_state, publish, stream_records
 
 pytestmark = pytest.mark.integration("nats")
-
-
-async def publish(url: str, messages: list[tuple[str, bytes]], *, stream: bool = False) -> None:
-    nc = await nats.connect(url)
-    try:
-        if stream:
-            js = nc.jetstream()
-            for subject, data in messages:
-                await js.publish(subject, data)
-        else:
-            for subject, data in messages:
-                await nc.publish(subject, data)
-            await nc.flush()
-    finally:
-        await nc.close()
-
-
-async def add_stream(url: str, name: str, subjects: list[str]) -> None:
-    nc = await nats.connect(url)
-    try:
-        await nc.jetstream().add_stream(StreamConfig(name=name, subjects=subjects))
-    finally:
-        await nc.close()
-
-
-async def stream_records(url: str, name: str) -> list[dict]:
-    """Every message of a stream, oldest first, as JSON records."""
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        info = await js.stream_info(name)
-        out = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            msg = await js.get_msg(name, seq)
-            out.append(orjson.loads(msg.data))
-        return out
-    finally:
-        await nc.close()
-
-
-async def consumer_state(url: str, stream: str, durable: str) -> tuple[int, int]:
-    """(messages not yet delivered, messages delivered but not acknowledged)."""
-    nc = await nats.connect(url)
-    try:
-        info = await nc.jetstream().consumer_info(stream, durable)
-        return info.num_pending, info.num_ack_pending
-    finally:
-        await nc.close()
 
 
 def test_core_queue_group_shares_wildcard_subjects(nats_url: str, tmp_path: Path) -> None:
@@ -78,11 +32,11 @@ def test_core_queue_group_shares_wildcard_subjects(nats_url: str, tmp_path: Path
     runs = [start_pipeline(config(f"q{i}"), tmp_path / f"s{i}") for i in range(2)]
     try:
         for run in runs:
-            wait_until(lambda run=run: run.nodes["in"].opened.is_set(), 10, "the source to subscribe")
+            eventually(lambda run=run: run.nodes["in"].opened.is_set(), 10, "the source to subscribe")
         messages = [(f"{base}.{'eu' if i % 2 else 'us'}.orders", orjson.dumps({"n": i})) for i in range(200)]
         run_async(publish(nats_url, messages))
         got = lambda: [r["n"] for run in runs for r in sink_of(run, "out").records]  # noqa: E731
-        wait_until(lambda: len(got()) >= 200, 20, "200 records across the queue group")
+        eventually(lambda: len(got()) >= 200, 20, "200 records across the queue group")
     finally:
         for run in runs:
             stop(run)
@@ -158,9 +112,9 @@ def test_jetstream_source_acks_after_write_and_rejects_bad_json(nats_url: str, t
         "sinks": {"out": {"type": "collect", "inputs": ["in"]},
                   "dead": {"type": "collect", "inputs": ["in.dead_letter"]}}}, tmp_path)
     try:
-        wait_until(lambda: len(sink_of(run, "out").records) == 28 and len(sink_of(run, "dead").records) == 2,
+        eventually(lambda: len(sink_of(run, "out").records) == 28 and len(sink_of(run, "dead").records) == 2,
                    20, "28 good and 2 dead-lettered records")
-        wait_until(lambda: run_async(consumer_state(nats_url, stream, "c1")) == (0, 0), 10,
+        eventually(lambda: run_async(consumer_state(nats_url, stream, "c1")) == (0, 0), 10,
                    "every message, bad ones included, to be acknowledged")
     finally:
         stop(run)
@@ -170,6 +124,13 @@ def test_jetstream_source_acks_after_write_and_rejects_bad_json(nats_url: str, t
     dead = sink_of(run, "dead").records
     assert [d["position"] for d in dead] == [f"position {stream}#8", f"position {stream}#22"]
     assert dead[0]["record"] == {"message": "{not json"} and "invalid JSON" in dead[0]["error"]
+    assert "raw_base64" not in dead[0] and base64.b64decode(dead[1]["raw_base64"]) == b"\xff\xfe"
+
+
+def test_text_bodies_that_are_not_utf8_are_refused_not_replaced() -> None:
+    assert decode_payload("caf\u00e9".encode(), "text") == {"message": "caf\u00e9"}
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        decode_payload(b"caf\xe9", "text")
 
 
 def test_jetstream_source_naks_on_failure_and_redelivers(nats_url: str, tmp_path: Path) -> None:
@@ -187,7 +148,7 @@ def test_jetstream_source_naks_on_failure_and_redelivers(nats_url: str, tmp_path
     run = start_pipeline({"settings": {"batch_size": 10}, "sources": {"in": source},
                           "sinks": {"out": {"type": "collect", "inputs": ["in"]}}}, tmp_path / "b")
     try:
-        wait_until(lambda: written | {r["id"] for r in sink_of(run, "out").records} == set(range(40)), 15,
+        eventually(lambda: written | {r["id"] for r in sink_of(run, "out").records} == set(range(40)), 15,
                    "the unacknowledged messages to be redelivered")
     finally:
         stop(run)
@@ -220,9 +181,9 @@ def test_jetstream_messages_held_by_a_slow_sink_are_not_redelivered(nats_url: st
                                 "function": "tests.messaging.helpers:slow", "options": {"delay": 2.5}}},
         "sinks": {"out": {"type": "collect", "inputs": ["slow"]}}}, tmp_path)
     try:
-        wait_until(lambda: len(sink_of(run, "out").records) >= 20, 30, "the 20 records")
-        wait_until(lambda: run_async(consumer_state(nats_url, stream, "slow")) == (0, 0), 10, "the acks")
-        time.sleep(1.5)  # more than ack_wait: a redelivery would show up now
+        eventually(lambda: len(sink_of(run, "out").records) >= 20, 30, "the 20 records")
+        eventually(lambda: run_async(consumer_state(nats_url, stream, "slow")) == (0, 0), 10, "the acks")
+        time.sleep(1.5)  # sleep-ok: more than ack_wait, a redelivery would show up now
     finally:
         stop(run)
     assert sorted(r["id"] for r in sink_of(run, "out").records) == list(range(20))

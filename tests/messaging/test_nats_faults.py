@@ -3,60 +3,34 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
-import yaml
 
-from .conftest import NatsServer, run_async, sink_of, start_pipeline, stop, unique, wait_until
-from .test_nats import add_stream, publish, stream_records
+from conduix.testing import eventually
+
+from .conftest import NatsServer, kill_mid_stream_then_resume, run_async, sink_of, start_pipeline, stop, unique
+from .nats_helpers import add_stream, publish, stream_records
 
 pytestmark = pytest.mark.integration("nats")
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def ids_in(path: Path) -> list[int]:
-    if not path.exists():
-        return []
-    return [orjson.loads(line)["id"] for line in path.read_bytes().splitlines() if line.endswith(b"}")]
-
-
-def test_jetstream_source_sigkill_between_receive_and_ack_loses_nothing(nats_url: str, tmp_path: Path) -> None:
+def test_jetstream_source_sigkill_between_receive_and_ack_loses_nothing(
+        nats_url: str, tmp_path: Path, conduix_process: Any) -> None:
     stream, subject, n = unique("S"), unique("kill"), 2000
     run_async(add_stream(nats_url, stream, [subject]))
     run_async(publish(nats_url, [(subject, orjson.dumps({"id": i})) for i in range(n)], stream=True))
     out = tmp_path / "out.jsonl"
-    pipeline = tmp_path / "pipeline.yaml"
-    pipeline.write_text(yaml.safe_dump({
+    written = kill_mid_stream_then_resume(conduix_process({
         "name": "js_kill", "settings": {"batch_size": 50},
         "sources": {"in": {"type": "nats", "servers": nats_url, "subjects": subject, "max_in_flight": 200,
                            "jetstream": {"stream": stream, "durable": "kill", "ack_wait": 2}}},
         "transforms": {"slow": {"type": "python", "inputs": ["in"], "mode": "batch",
                                 "function": "tests.messaging.helpers:slow", "options": {"delay": 0.05}}},
-        "sinks": {"out": {"type": "file", "inputs": ["slow"], "path": str(out)}}}))
-    cmd = [sys.executable, "-m", "conduix", "run", str(pipeline)]
-    first = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_until(lambda: len(ids_in(out)) >= 300, 60, "the first run to write 300 records")
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-    before = len(ids_in(out))
-    assert before < n, "the first run must be killed mid-stream"
-    second = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_until(lambda: set(ids_in(out)) >= set(range(n)), 90, "every message after the restart")
-    finally:
-        second.send_signal(signal.SIGTERM)
-        _, err = second.communicate(timeout=30)
-    assert second.returncode == 0, err.decode()[-2000:]
-    written = ids_in(out)
+        "sinks": {"out": {"type": "file", "inputs": ["slow"], "path": str(out)}}}), out, n)
     assert set(written) == set(range(n))  # nothing lost
     assert len(written) - n <= 200  # duplicates: at most what was in flight (max_in_flight) at the kill
 
@@ -74,9 +48,9 @@ def test_jetstream_sink_through_server_restart(nats_server: NatsServer, tmp_path
                           "jetstream": {"ack_timeout": 2, "msg_id": "{id}"}}}}, tmp_path)
     source = run.nodes["in"].component
     try:
-        wait_until(lambda: run.nodes["out"].stats.records_out >= 500, 30, "500 records published")
+        eventually(lambda: run.nodes["out"].stats.records_out >= 500, 30, "500 records published")
         nats_server.kill()
-        time.sleep(2.0)
+        time.sleep(2.0)  # sleep-ok: reading must stay bounded for as long as the server is down
         acked = sum(end - start for start, end in source.acknowledged)
         # memory stayed bounded while the server was down: reading stopped (backpressure)
         assert source.index - acked <= 600, (source.index, acked)
@@ -103,13 +77,13 @@ def test_jetstream_source_consumer_restored_after_server_restart(nats_server: Na
     got = lambda: {r["id"] for r in sink_of(run, "out").records}  # noqa: E731
     try:
         run_async(publish(nats_server.url, [(subject, orjson.dumps({"id": i})) for i in range(50)], stream=True))
-        wait_until(lambda: got() == set(range(50)), 20, "the first 50 records")
+        eventually(lambda: got() == set(range(50)), 20, "the first 50 records")
         nats_server.kill()
         time.sleep(1.0)
         nats_server.start()
         run_async(publish(nats_server.url, [(subject, orjson.dumps({"id": i})) for i in range(50, 100)],
                           stream=True))
-        wait_until(lambda: got() == set(range(100)), 30, "the records published after the restart")
+        eventually(lambda: got() == set(range(100)), 30, "the records published after the restart")
     finally:
         stop(run)
     assert run.error is None
@@ -124,12 +98,12 @@ def test_source_waits_for_a_server_that_starts_late(tmp_path: Path) -> None:
                            "jetstream": {"stream": stream, "durable": "late", "create": True}}},
         "sinks": {"out": {"type": "collect", "inputs": ["in"]}}}, tmp_path / "state")
     try:
-        time.sleep(1.0)
+        time.sleep(1.0)  # sleep-ok: the source must not give up meanwhile
         assert not run.done  # still trying to connect, not failed
         server.start()
-        wait_until(lambda: run.nodes["in"].opened.is_set(), 20, "the source to connect and create the stream")
+        eventually(lambda: run.nodes["in"].opened.is_set(), 20, "the source to connect and create the stream")
         run_async(publish(server.url, [(subject, orjson.dumps({"id": i})) for i in range(10)], stream=True))
-        wait_until(lambda: len(sink_of(run, "out").records) == 10, 20, "the records")
+        eventually(lambda: len(sink_of(run, "out").records) == 10, 20, "the records")
     finally:
         stop(run)
         server.kill()
@@ -157,14 +131,14 @@ def test_core_subscription_restored_after_server_restart(nats_server: NatsServer
         "sinks": {"out": {"type": "collect", "inputs": ["in"]}}}, tmp_path / "state")
     got = lambda: {r["id"] for r in sink_of(run, "out").records}  # noqa: E731
     try:
-        wait_until(lambda: run.nodes["in"].opened.is_set(), 10, "the subscription")
+        eventually(lambda: run.nodes["in"].opened.is_set(), 10, "the subscription")
         run_async(publish(nats_server.url, [(f"{subject}.a", orjson.dumps({"id": i})) for i in range(10)]))
-        wait_until(lambda: got() == set(range(10)), 10, "the first records")
+        eventually(lambda: got() == set(range(10)), 10, "the first records")
         nats_server.kill()
         time.sleep(0.5)
         nats_server.start()
         # the client resubscribes after reconnecting; publish until the subscription is back
-        wait_until(lambda: run_async(publish(nats_server.url, [(f"{subject}.b", orjson.dumps({"id": 99}))]))
+        eventually(lambda: run_async(publish(nats_server.url, [(f"{subject}.b", orjson.dumps({"id": 99}))]))
                    or 99 in got(), 20, "the subscription to be restored")
     finally:
         stop(run)

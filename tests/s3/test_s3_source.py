@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from conduix import Context
 from conduix.config import pipeline_from_dict
 from conduix.runtime import PipelineRun
-from conduix.testing import run_pipeline, test_registry
+from conduix.testing import eventually, run_pipeline, test_registry
 from conduix_s3 import S3Source, S3SourceConfig
 from tests.es.faultproxy import FaultProxy
 
@@ -108,12 +107,9 @@ def test_watch_picks_up_new_objects(tmp_path: Path, s3_url: str, s3: Any, bucket
     run = PipelineRun(spec, state_dir=tmp_path / "state").start()
     sink = run.nodes["out"].component
     try:
-        deadline = time.monotonic() + 20
-        while len(sink.records) < 5 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually(lambda: len(sink.records) >= 5, 20, "the first object's 5 records")
         s3.put_object(Bucket=bucket, Key="w/2024-01-02.jsonl", Body=lines(5, 12))
-        while len(sink.records) < 12 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually(lambda: len(sink.records) >= 12, 20, "the records of the object put later")
     finally:
         run.stop()
     assert run.join(20)

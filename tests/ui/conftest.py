@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.control.conftest import FAST_CONTROL, Proc, eventually, free_port
+from tests.servers import exclusive
 
 HERE = Path(__file__).resolve().parent
 OIDC_DIR = HERE / "oidc"
@@ -50,9 +51,13 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
-    """One headless Chromium for the session (Playwright, with the system's binary)."""
+    """One headless Chromium per test module (Playwright, with the system's binary).
+
+    Not one per session: between its calls Playwright's sync API marks its event loop as running in the
+    main thread, so a later module's ``asyncio.run`` (the messaging tests' clients) would fail in the same
+    pytest-xdist worker. Closing it at the end of the module clears that mark."""
     try:
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
@@ -127,15 +132,16 @@ def oidc_node_modules() -> Path:
 def install_oidc_provider() -> Path:
     """tests/ui/oidc with its node_modules, installed from the lock file by ``npm ci`` when missing."""
     modules = OIDC_DIR / "node_modules" / "oidc-provider"
-    if not modules.is_dir():
-        npm = shutil.which("npm")
-        if npm is None or shutil.which("node") is None:
-            pytest.fail("the SSO tests run a local OIDC provider with Node.js: install node and npm "
-                        "(Node 20.19+ or 22+)")
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=OIDC_DIR, capture_output=True,
-                              text=True, timeout=300)
-        if done.returncode != 0:
-            pytest.fail(f"npm ci in {OIDC_DIR} failed:\n{done.stdout}\n{done.stderr}")
+    with exclusive(OIDC_DIR / ".install.lock"):
+        if not modules.is_dir():
+            npm = shutil.which("npm")
+            if npm is None or shutil.which("node") is None:
+                pytest.fail("the SSO tests run a local OIDC provider with Node.js: install node and npm "
+                            "(Node 20.19+ or 22+)")
+            done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=OIDC_DIR, capture_output=True,
+                                  text=True, timeout=300)
+            if done.returncode != 0:
+                pytest.fail(f"npm ci in {OIDC_DIR} failed:\n{done.stdout}\n{done.stderr}")
     return OIDC_DIR
 
 
@@ -236,8 +242,9 @@ class UiControl:
         response = self.http.post("/auth/login", json={"username": "admin", "password": self.admin_password})
         assert response.status_code == 200, f"POST /auth/login as admin: {response.status_code} {response.text}"
 
-    def create_token(self, name: str, role: str) -> str:
-        response = self.http.post("/auth/tokens", json={"name": name, "role": role})
+    def create_token(self, name: str, role: str, agent_id: str | None = None) -> str:
+        body = {"name": name, "role": role, **({"agent_id": agent_id} if agent_id else {})}
+        response = self.http.post("/auth/tokens", json=body)
         assert response.status_code in (200, 201), f"POST /auth/tokens: {response.status_code} {response.text}"
         return str(response.json()["token"])
 
@@ -253,10 +260,10 @@ class UiControl:
 
     def start_agent(self, agent_id: str, *extra: str) -> Proc:
         """An agent process with a token of role ``agent`` (created through the API), online before returning."""
-        token = self.create_token(f"agent {agent_id}", "agent")
+        token = self.create_token(f"agent {agent_id}", "agent", agent_id)
         env = {**self.env, "CONDUIX_CONTROL_TOKEN": token}
         proc = Proc(["agent", "start", "--control-url", self.url, "--agent-id", agent_id,
-                     "--state-dir", str(self.root / f"agent-{agent_id}"), *extra],
+                     "--state-dir", str(self.root / f"agent-{agent_id}"), "--allow-path", str(self.root), *extra],
                     self.root / f"agent-{agent_id}.log", env)
         self.procs.append(proc)
         self.agents.append(agent_id)
@@ -303,14 +310,23 @@ def _env(root: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def control(tmp_path: Path, control_port: int, request: pytest.FixtureRequest) -> Iterator[UiControl]:
+@contextlib.contextmanager
+def local_control(tmp_path: Path, control_port: int, request: pytest.FixtureRequest,
+                  *agent_args: str) -> Iterator[UiControl]:
     """A control plane in local-auth mode (admin password ``ADMIN_PASSWORD``) and one agent, ``agent-1``,
-    running with a token of role agent created through the API."""
+    running with a token of role agent created through the API, allowed to run python stages, started with
+    ``agent_args`` besides."""
     cp = UiControl(tmp_path, control_port, _env(tmp_path, CONDUIX_CONTROL_ADMIN_PASSWORD=ADMIN_PASSWORD))
     with _logs_on_failure(request, cp):
         cp.login_admin()
-        cp.start_agent("agent-1")
+        cp.start_agent("agent-1", "--allow-code", *agent_args)
+        yield cp
+
+
+@pytest.fixture
+def control(tmp_path: Path, control_port: int, request: pytest.FixtureRequest) -> Iterator[UiControl]:
+    """:func:`local_control`, its agent with no further options."""
+    with local_control(tmp_path, control_port, request) as cp:
         yield cp
 
 

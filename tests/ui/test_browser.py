@@ -211,3 +211,46 @@ def test_sso_roles_come_from_the_providers_groups(control_oidc: UiControl, oidc_
     sso_login(nobody, control_oidc, oidc_provider, "nobody")
     expect(nobody.locator("body")).to_contain_text(re.compile(r"\bno\b.*\brole", re.IGNORECASE))
     assert nobody.context.request.get(control_oidc.url + "/auth/me").status == 401
+
+
+@pytest.mark.timeout(240)  # two supervision cycles on a loaded machine besides the browser
+def test_a_paused_pipeline_shows_why_and_runs_again_by_itself(control: UiControl, page: Any, tmp_path: Any) -> None:
+    """Supervision on the agent gives up while a dependency is down: the pipeline and its run show `paused` and
+    the reason; once the dependency is back, the run resumes by itself and shows `running` again."""
+    down = tmp_path / "downstream-is-down"
+    down.write_text("")
+    (tmp_path / "flaky.py").write_text(
+        "import os\n"
+        f"def check(record):\n    if os.path.exists({str(down)!r}):\n"
+        "        raise RuntimeError('downstream is down')\n    return record\n")
+    control.put_pipeline("flaky", f"""version: 1
+name: flaky
+supervision: {{max_restarts: 1, within_seconds: 60, backoff: {{initial: 0.1, max: 0.2}},
+               resume: {{initial: 1, max: 2, max_attempts: null}}}}
+sources:
+  numbers: {{type: generate, count: 1000000, rate: 20}}
+transforms:
+  check: {{type: python, inputs: [numbers], function: "flaky:check", python_path: ["{tmp_path}"]}}
+sinks:
+  out: {{type: blackhole, inputs: [check]}}
+""")
+    login_local(page, control)
+    expect(by_id(page, "current-role")).to_contain_text("admin")
+    by_id(page, "nav-pipelines").click()
+    by_id(page, "pipeline-link-flaky").click()
+    by_id(page, "action-start").click()
+
+    by_id(page, "nav-pipelines").click()
+    expect(by_id(page, "pipeline-status-flaky")).to_contain_text("paused", timeout=60_000)
+    [run] = control.get("/runs", pipeline="flaky")
+    by_id(page, "nav-runs").click()
+    expect(by_id(page, f"run-status-{run['id']}")).to_contain_text("paused")
+    reason = by_id(page, f"run-row-{run['id']}").locator(".run-error")
+    expect(reason).to_contain_text("downstream is down")
+    expect(reason).to_contain_text("resuming by itself at")
+
+    down.unlink()  # the dependency is back
+    expect(by_id(page, f"run-status-{run['id']}")).to_contain_text("running", timeout=60_000)
+    expect(reason).to_have_count(0)
+    by_id(page, "nav-pipelines").click()
+    expect(by_id(page, "pipeline-status-flaky")).to_contain_text("running")

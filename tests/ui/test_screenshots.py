@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.control.conftest import eventually
-from tests.ui.conftest import ADMIN_PASSWORD, UiControl
+from tests.ui.conftest import ADMIN_PASSWORD, UiControl, local_control
 
 pytestmark = [
     pytest.mark.browser,
@@ -170,7 +170,7 @@ def fill_control_plane(control: UiControl, root: Path, archive: Path) -> None:
     control.put_pipeline("export-day", EXPORT_DAY.format(rules=rules))
     control.put_pipeline("partitions", PARTITIONS)
     control.put_pipeline("nightly-report", REPORT)
-    control.start_agent("agent-2", "--label", "zone=eu")
+    control.start_agent("agent-2", "--label", "zone=eu", "--allow-code")
     created = control.http.post("/schedules", json={"pipeline": "nightly-report", "cron": "0 2 * * *",
                                                      "timezone": "Europe/Paris"})
     assert created.status_code == 201, created.text
@@ -211,6 +211,13 @@ def archive() -> Iterator[Path]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.fixture
+def control(tmp_path: Path, control_port: int, request: pytest.FixtureRequest, archive: Path) -> Iterator[UiControl]:
+    """The UI tests' control plane, its agent also allowed to write the archive's short path."""
+    with local_control(tmp_path, control_port, request, "--allow-path", str(archive.parent)) as cp:
+        yield cp
+
+
 def test_screenshots_of_every_page(control: UiControl, page: Any, tmp_path: Path, archive: Path) -> None:
     out = DOCS_IMAGES if os.environ.get("CONDUIX_SCREENSHOTS") == "1" else tmp_path / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
@@ -242,7 +249,7 @@ def test_screenshots_of_every_page(control: UiControl, page: Any, tmp_path: Path
     page.get_by_test_id("tab-live").click()
     expect(page.get_by_test_id("live-connection")).to_have_text("live")
     expect(page.get_by_test_id("live-out-archive")).not_to_have_text("0")
-    page.wait_for_timeout(8000)  # the throughput chart gets a few points
+    page.wait_for_timeout(8000)  # sleep-ok: the throughput chart gets a few points (for the picture only)
     shot(page, out, "live")
 
     page.get_by_test_id("tab-versions").click()
@@ -279,6 +286,11 @@ def test_screenshots_of_every_page(control: UiControl, page: Any, tmp_path: Path
     expect(page.get_by_test_id("token-value")).to_be_visible()
     shot(page, out, "tokens")
 
+    page.get_by_test_id("nav-audit").click()
+    expect(page.locator("[data-testid^=audit-row-]").first).to_contain_text("POST /auth/tokens")
+    expect(page.get_by_test_id("audit-table")).to_contain_text("PUT /pipelines/{name}")
+    shot(page, out, "audit")
+
     written = sorted(p.name for p in out.glob("*.png"))
     assert written == sorted(f"{n}.png" for n in ("login", "pipelines", "editor-error", "live", "versions-diff",
-                                                  "graph", "agents", "schedules", "runs", "tokens")), written
+                                                  "graph", "agents", "schedules", "runs", "tokens", "audit")), written

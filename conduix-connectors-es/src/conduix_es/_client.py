@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, SecretStr, model_validator
 
-from conduix import ComponentConfig
-from conduix.errors import RetryableError
+from conduix.connector import Access, ComponentConfig, RetryableError
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -33,6 +32,11 @@ class ElasticsearchConnection(ComponentConfig):
     tls: TLSSettings = Field(default_factory=TLSSettings, description="TLS options for https endpoints.")
     request_timeout: float = Field(30.0, gt=0, description="Seconds before a request counts as failed (and is "
                                    "retried).")
+
+    def access(self) -> Access:
+        """The nodes it connects to and the TLS files it reads (for agents' allow-lists)."""
+        files = (self.tls.ca_certs, self.tls.client_cert, self.tls.client_key)
+        return Access(hosts=tuple(self.endpoints), reads=tuple(f for f in files if f))
 
     @model_validator(mode="after")
     def _one_auth(self) -> ElasticsearchConnection:

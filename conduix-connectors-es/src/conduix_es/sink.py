@@ -19,11 +19,22 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 from pydantic import Field, field_validator, model_validator
 
-from conduix import Batch, ComponentConfig, Context, Sink
-from conduix.components import Rejected
-from conduix.errors import ConfigError, ConnectorError, RetryableError
+from conduix.connector import (
+    Access,
+    Batch,
+    ComponentConfig,
+    ConfigError,
+    ConnectorError,
+    Context,
+    Rejected,
+    RetryableError,
+    Sink,
+    Template,
+    TemplateError,
+    record_time,
+    redact_url,
+)
 from conduix_es._client import ElasticsearchConnection, build_client, is_transient, transient
-from conduix_es._template import Template, TemplateError, record_time
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -45,8 +56,9 @@ class ItemRetrySettings(ComponentConfig):
 
 
 class ElasticsearchSinkConfig(ElasticsearchConnection):
-    index: str = Field(..., description="Target index, a template: record fields as '{{ field }}' and strftime "
-                       "codes for the record time, e.g. 'logs-{{ service }}-%Y.%m.%d'.")
+    index: str = Field("conduix-%Y.%m.%d", description="Target index, a template: record fields as '{{ field }}' "
+                       "and strftime codes for the record time, e.g. 'logs-{{ service }}-%Y.%m.%d'. The default, "
+                       "as Vector's 'vector-%Y.%m.%d', is one index per day of the record time.")
     id: str | None = Field(None, description="Document id template, e.g. '{{ order_id }}' or, from a Kafka "
                            "source's metadata, '{{ @meta.topic }}-{{ @meta.partition }}-{{ @meta.offset }}' "
                            "(default: none, Elasticsearch assigns one). With ids, a replay overwrites instead "
@@ -66,9 +78,7 @@ class ElasticsearchSinkConfig(ElasticsearchConnection):
     @field_validator("index", "id")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            Template(value)
-        return value
+        return None if value is None else Template(value).source
 
     @model_validator(mode="after")
     def _needs_id(self) -> ElasticsearchSinkConfig:
@@ -93,14 +103,18 @@ class ElasticsearchSink(Sink[ElasticsearchSinkConfig]):
 
     Config = ElasticsearchSinkConfig
 
+    @classmethod
+    def access(cls, config: ElasticsearchSinkConfig) -> Access:
+        return config.access()
+
     def __init__(self, config: ElasticsearchSinkConfig, context: Context) -> None:
         super().__init__(config, context)
         if context.delivery == "exactly_once" and config.action in ("index", "create") and not config.id:
             raise ConfigError(f"sink {context.component_id!r}: 'delivery: exactly_once' needs an 'id' template, "
                               f"so that a replayed record overwrites its document instead of adding one",
                               hint="add for example id: '{{ event_id }}', a field unique per record")
-        self._index = Template(config.index)
-        self._id = Template(config.id) if config.id else None
+        self._index = Template(config.index, strftime=True, option="index")
+        self._id = Template(config.id, option="id") if config.id else None
         self._progress: _Progress | None = None
         self._client: Elasticsearch | None = None
         self.item_retries = 0
@@ -204,8 +218,9 @@ class ElasticsearchSink(Sink[ElasticsearchSinkConfig]):
                 continue
             items = response.get("items") or []
             if len(items) != len(chunk):
+                endpoints = ", ".join(map(redact_url, self.config.endpoints))
                 raise ConnectorError(f"sink {self.id!r}: bulk answer has {len(items)} items for {len(chunk)} "
-                                     f"actions; is {self.config.endpoints} an Elasticsearch endpoint?")
+                                     f"actions; is {endpoints} an Elasticsearch endpoint?")
             for i, item in zip(chunk, items):
                 result = next(iter(item.values()))
                 status = int(result.get("status", 500))
@@ -242,7 +257,8 @@ class ElasticsearchSink(Sink[ElasticsearchSinkConfig]):
                                                "items.*.error.reason")
         except Exception as exc:
             if is_transient(exc):
-                raise transient(exc, f"sink {self.id!r}: bulk request to {self.config.endpoints} failed") from exc
+                endpoints = ", ".join(map(redact_url, self.config.endpoints))
+                raise transient(exc, f"sink {self.id!r}: bulk request to {endpoints} failed") from exc
             raise ConnectorError(f"sink {self.id!r}: bulk request failed for good: {type(exc).__name__}: {exc}; "
                                  f"check the endpoint, credentials and index permissions") from exc
         return response.body

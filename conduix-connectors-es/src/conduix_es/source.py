@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
-from conduix import AckTracker, Batch, Context, Source
-from conduix.errors import ConfigError, ConnectorError
+from conduix.connector import Access, AckTracker, Batch, ConfigError, ConnectorError, Context, Source
 from conduix_es._client import ElasticsearchConnection, build_client, is_transient, transient
 
 if TYPE_CHECKING:
@@ -54,6 +53,10 @@ class ElasticsearchSource(Source[ElasticsearchSourceConfig]):
     """Reads the documents matching a query; positions are page numbers, acknowledged in any order."""
 
     Config = ElasticsearchSourceConfig
+
+    @classmethod
+    def access(cls, config: ElasticsearchSourceConfig) -> Access:
+        return config.access()
 
     def __init__(self, config: ElasticsearchSourceConfig, context: Context) -> None:
         super().__init__(config, context)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from conduix import ConnectorError
+from conduix.connector import ConnectorError
 
 __all__ = ["client_logger", "kafka", "kafka_error", "log_client_error", "permanent_codes", "retriable"]
 

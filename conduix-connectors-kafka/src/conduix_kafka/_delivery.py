@@ -2,9 +2,12 @@
 
 Each record is TODO (to produce), IN_FLIGHT (produced, report pending), DONE or REJECTED. The
 delivery callback is one bound method per producer generation (no object per record: that costs
-more than the rest of the sink's per-record work); it counts reports and keeps the failed
-messages. Once every report is in, :meth:`Attempt.settle` matches each failed message to its
-record by topic, key and value and marks the rest DONE.
+more than the rest of the sink's per-record work); it keeps the failed messages. The sink's producer
+reports failures only (``delivery.report.only.error``; a report per delivered record is a Python call
+each), so after a flush the sink sets ``in_flight`` to what the producer still holds; under
+exactly-once every record is reported and the callback counts them down. Once every report is in,
+:meth:`Attempt.settle` matches each failed message to its record by topic, key and value and marks the
+rest DONE.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from conduix.components import Batch, Rejected
+from conduix.connector import Batch, Rejected
 from conduix_kafka._client import retriable
 
 __all__ = ["DONE", "IN_FLIGHT", "REJECTED", "TODO", "Attempt", "Rendered"]
@@ -73,10 +76,17 @@ class Attempt:
                     self.status[index] = REJECTED
                     self.errors[index] = f"Kafka refused the record: {error.str()}"
             self.failures.clear()
-        self.status = [DONE if s == IN_FLIGHT else s for s in self.status]
+        statuses = self.status
+        if statuses.count(IN_FLIGHT) == len(statuses):
+            self.status = [DONE] * len(statuses)
+        else:
+            self.status = [DONE if s == IN_FLIGHT else s for s in statuses]
 
     def indices(self, status: int) -> list[int]:
-        return [i for i, s in enumerate(self.status) if s == status]
+        statuses = self.status
+        if statuses.count(status) == len(statuses):  # the usual case (a new batch, all delivered): no loop
+            return list(range(len(statuses)))
+        return [i for i, s in enumerate(statuses) if s == status]
 
     def rejects(self) -> list[Rejected]:
         return [Rejected(self.errors.get(i, "rejected"), index=i) for i in self.indices(REJECTED)]

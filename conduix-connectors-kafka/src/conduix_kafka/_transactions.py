@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from conduix import Batch, ConnectorError
-from conduix.components import Rejected
-from conduix.errors import RetryableError
+from conduix.connector import Batch, ConnectorError, Context, Rejected, RetryableError
 from conduix_kafka import exactly_once
 from conduix_kafka._client import kafka, kafka_error
 from conduix_kafka._delivery import DONE, REJECTED, TODO, Attempt
-
-if TYPE_CHECKING:
-    from conduix_kafka.sink import KafkaSink
+from conduix_kafka._producing import RecordProducer
 
 __all__ = ["Transactions"]
 
@@ -24,7 +20,7 @@ _TIMEOUT = 30.0
 
 
 class Transactions:
-    """Runs a :class:`~conduix_kafka.sink.KafkaSink`'s writes as transactions.
+    """Runs the writes of a ``kafka`` sink as transactions of its producer (``records.producer``).
 
     A write begins a transaction, produces the batch, sends the highest consumed offset + 1 of
     every partition its records came from (per source consumer group, with that consumer's group
@@ -35,9 +31,12 @@ class Transactions:
     new owner reads them again from the last committed offset.
     """
 
-    def __init__(self, sink: KafkaSink, producer: Any) -> None:
-        self.sink = sink
-        self.producer = producer
+    def __init__(self, records: RecordProducer, context: Context, transactional_id: str) -> None:
+        self.records = records
+        self.producer = records.producer
+        self.context = context
+        self.id = context.component_id
+        self.transactional_id = transactional_id
         self.phase: str | None = None  # None, "open" (begun), "committing"
         self.attempt: Attempt | None = None
         self.skipped: set[int] = set()
@@ -46,7 +45,7 @@ class Transactions:
         try:
             self.producer.init_transactions(_TIMEOUT)
         except kafka.KafkaException as exc:
-            raise ConnectorError(f"sink {self.sink.id!r}: cannot start the transactional producer: {exc}; "
+            raise ConnectorError(f"sink {self.id!r}: cannot start the transactional producer: {exc}; "
                                  "check that the brokers are up and support transactions") from exc
 
     def write(self, batch: Batch) -> Sequence[Rejected] | None:
@@ -69,7 +68,7 @@ class Transactions:
                                   for i, s in enumerate(attempt.status)]
                 producer.begin_transaction()
                 self.phase = "open"
-                self.sink.produce(attempt, attempt.indices(TODO))
+                self.records.produce(attempt, attempt.indices(TODO))
                 for metadata, partitions in offsets:
                     producer.send_offsets_to_transaction(partitions, metadata, _TIMEOUT)
                 self.phase = "committing"
@@ -80,14 +79,14 @@ class Transactions:
                 raise
             if error.fatal():
                 self.phase = None
-                raise ConnectorError(f"sink {self.sink.id!r}: the transactional producer failed for good: "
+                raise ConnectorError(f"sink {self.id!r}: the transactional producer failed for good: "
                                      f"{error.str()} (another instance with transactional id "
-                                     f"{self.sink.client_config()['transactional.id']!r} may have fenced it)"
+                                     f"{self.transactional_id!r} may have fenced it)"
                                      ) from exc
             if self.phase == "committing" and error.retriable() and not error.txn_requires_abort():
                 raise RetryableError(f"committing the transaction: {error.str()}") from exc
             if attempt.in_flight == 0:  # records Kafka refused for good are left out of the next transaction
-                attempt.settle(self.sink.renderer(batch))
+                attempt.settle(self.records.renderer(batch))
             self._abort()
             raise RetryableError(f"transaction aborted ({error.str()}); the batch is "
                                  "written again in a new one") from exc
@@ -95,14 +94,14 @@ class Transactions:
         self.attempt = None
         if self.skipped:
             logger.info("sink %r left out %d record(s) of partitions their source no longer owns",
-                        self.sink.id, len(self.skipped))
+                        self.id, len(self.skipped))
         return attempt.rejects()
 
     def _offsets(self, batch: Batch) -> list[tuple[Any, list[Any]]]:
         """Per source consumer: its group metadata and the next offset of each partition in ``batch``."""
         if batch.meta is None:
             return []
-        run = exactly_once.run_key(self.sink.context)
+        run = exactly_once.run_key(self.context)
         sources: dict[str, Any] = {}
         ends: dict[str, dict[tuple[str, int], int]] = {}
         for index, info in enumerate(batch.meta):
@@ -130,9 +129,9 @@ class Transactions:
             self.producer.abort_transaction(_TIMEOUT)
         except kafka.KafkaException as exc:
             if exc.args[0].fatal():
-                raise ConnectorError(f"sink {self.sink.id!r}: aborting the transaction failed for good: "
+                raise ConnectorError(f"sink {self.id!r}: aborting the transaction failed for good: "
                                      f"{exc.args[0].str()}") from exc
-            logger.warning("sink %r: aborting the transaction: %s", self.sink.id, exc)
+            logger.warning("sink %r: aborting the transaction: %s", self.id, exc)
             raise RetryableError(f"aborting the transaction: {exc}") from exc
         self.phase = None
 
@@ -141,5 +140,5 @@ class Transactions:
             try:
                 self.producer.abort_transaction(5.0)
             except kafka.KafkaException as exc:
-                logger.warning("sink %r: aborting the open transaction at close: %s", self.sink.id, exc)
+                logger.warning("sink %r: aborting the open transaction at close: %s", self.id, exc)
             self.phase = None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from conduix import hookimpl
-from conduix.registry import ComponentRegistry
+from conduix.connector import ComponentRegistry, hookimpl
 
 
 @hookimpl
 def conduix_register_components(registry: ComponentRegistry) -> None:
-    """The ``kafka`` source and the ``kafka`` sink."""
+    """The ``kafka`` source, stage and sink."""
     registry.add_source("kafka", "conduix_kafka.source:KafkaSource")
+    registry.add_stage("kafka", "conduix_kafka.stage:KafkaStage")
     registry.add_sink("kafka", "conduix_kafka.sink:KafkaSink")

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
-from conduix import Batch, ConnectorError, Context, Sink
-from conduix.components import Rejected
-from conduix.errors import RetryableError
-from conduix.observability.tracing import trace_headers
-from conduix_kafka._client import client_logger, kafka, kafka_error, log_client_error, retriable
-from conduix_kafka._config import KafkaSinkConfig
-from conduix_kafka._delivery import IN_FLIGHT, REJECTED, TODO, Attempt, Rendered
-from conduix_kafka._template import compile_template
+from conduix.connector import Access, Batch, ConnectorError, Context, Rejected, RetryableError, Sink
+from conduix_kafka._client import client_logger, kafka, kafka_error, log_client_error
+from conduix_kafka._config import KafkaSinkConfig, client_access
+from conduix_kafka._delivery import TODO, Attempt
+from conduix_kafka._producing import RecordProducer
 from conduix_kafka._transactions import Transactions
 
 __all__ = ["KafkaSink"]
@@ -39,14 +34,13 @@ class KafkaSink(Sink[KafkaSinkConfig]):
 
     Config = KafkaSinkConfig
 
+    @classmethod
+    def access(cls, config: KafkaSinkConfig) -> Access:
+        return client_access(str(config.brokers), config.producer)
+
     def __init__(self, config: KafkaSinkConfig, context: Context) -> None:
         super().__init__(config, context)
-        self._topic = compile_template(config.topic, option="topic")
-        self._fixed_topic = config.topic if "{{" not in config.topic else None
-        self._key = compile_template(config.key, option="key") if config.key is not None else None
-        self._headers = [(name, compile_template(value, option=f"headers.{name}"))
-                         for name, value in config.headers.items()]
-        self._encode = _encoder(config.encoding, config.field)
+        self._records = RecordProducer(config)
         self._producer: Any = None
         self._fatal: Any = None
         self._attempt: Attempt | None = None
@@ -64,6 +58,9 @@ class KafkaSink(Sink[KafkaSinkConfig]):
             "enable.idempotence": c.idempotent,
             "acks": "all" if c.idempotent else c.acks,
             "message.timeout.ms": c.message_timeout_ms,
+            # a Python call per delivered record costs more than the rest of the sink's per-record work: only
+            # failures are reported; what a flush leaves in the producer's queue is what is still in flight
+            "delivery.report.only.error": self.context.delivery != "exactly_once",
             "error_cb": self._on_error,
             "logger": client_logger,
         }
@@ -75,9 +72,9 @@ class KafkaSink(Sink[KafkaSinkConfig]):
         return conf
 
     def open(self) -> None:
-        self._producer = self._new_producer()
+        self._producer = self._records.producer = self._new_producer()
         if self.context.delivery == "exactly_once":
-            self._transactions = Transactions(self, self._producer)
+            self._transactions = Transactions(self._records, self.context, self.client_config()["transactional.id"])
             self._transactions.init()
 
     def _new_producer(self) -> Any:
@@ -102,8 +99,9 @@ class KafkaSink(Sink[KafkaSinkConfig]):
         if self._fatal is not None:
             self._replace_producer(attempt)
         try:
-            self.produce(attempt, attempt.indices(TODO))
+            self._records.produce(attempt, attempt.indices(TODO))
             left = self._producer.flush(self.config.flush_timeout)
+            attempt.in_flight = left  # only this batch's records are in the producer (see client_config)
         except (kafka.KafkaException, SystemError) as exc:
             error = kafka_error(exc)
             if error is None:
@@ -114,7 +112,7 @@ class KafkaSink(Sink[KafkaSinkConfig]):
         if attempt.in_flight:
             raise RetryableError(f"{attempt.in_flight} record(s) still wait for Kafka's "
                                  f"acknowledgement after {self.config.flush_timeout}s ({left} queued)")
-        attempt.settle(self.renderer(batch))
+        attempt.settle(self._records.renderer(batch))
         failed = attempt.indices(TODO)
         if failed:
             raise RetryableError(f"delivery of {len(failed)} record(s) failed, first: "
@@ -122,67 +120,13 @@ class KafkaSink(Sink[KafkaSinkConfig]):
         self._attempt = None
         return attempt.rejects()
 
-    def render(self, record: dict[str, Any], info: dict[str, Any]) -> Rendered:
-        """Topic, key and value of a record; raises TypeError / ValueError when it cannot be produced."""
-        topic = self._fixed_topic or self._topic(record, info)
-        if not topic:
-            raise ValueError(f"the topic template {self.config.topic!r} gave nothing for this record")
-        key = self._key(record, info) if self._key is not None else None
-        return (topic if isinstance(topic, str) else topic.decode("utf-8", "replace"),
-                key.encode("utf-8") if isinstance(key, str) else key, self._encode(record))
-
-    def renderer(self, batch: Batch) -> Callable[[int], Rendered]:
-        meta = batch.meta
-        return lambda i: self.render(batch.records[i], meta[i] if meta is not None else {})
-
-    def produce(self, attempt: Attempt, indices: list[int]) -> None:
-        """Hand records to the producer; their delivery reports settle them (see :mod:`._delivery`)."""
-        batch = attempt.batch
-        records, meta = batch.records, batch.meta
-        producer = self._producer
-        produce, poll = producer.produce, producer.poll
-        render, headers = self.render, self._headers
-        report = attempt.reports()
-        status = attempt.status
-        empty: dict[str, Any] = {}
-        traced = list(trace_headers(batch).items())  # W3C trace context: the next pipeline continues the trace
-        for i in indices:
-            record = records[i]
-            info = meta[i] if meta is not None else empty
-            try:
-                topic, key, value = render(record, info)
-                extra = [(name, h(record, info) or "") for name, h in headers] if headers else None
-                if traced:
-                    extra = [*(extra or []), *traced]
-            except (TypeError, ValueError, KeyError) as exc:
-                status[i] = REJECTED
-                attempt.errors[i] = exc
-                continue
-            while True:
-                try:
-                    produce(topic, value, key, headers=extra, on_delivery=report)
-                except BufferError:
-                    poll(0.05)  # librdkafka's queue is full: serve delivery reports, then go on
-                    continue
-                except kafka.KafkaException as exc:
-                    error = exc.args[0]
-                    if error.fatal():
-                        raise
-                    status[i] = TODO if retriable(error) else REJECTED
-                    attempt.errors[i] = error.str()
-                    break
-                status[i] = IN_FLIGHT
-                attempt.in_flight += 1
-                break
-        poll(0)
-
     def _replace_producer(self, attempt: Attempt | None) -> None:
         logger.warning("sink %r: the producer hit a fatal error (%s); starting a new one and sending again what "
                        "the old one had not confirmed", self.id, self._fatal.str())
         old, self._fatal = self._producer, None
         if attempt is not None:
             attempt.reset_in_flight()
-        self._producer = self._new_producer()
+        self._producer = self._records.producer = self._new_producer()
         try:
             old.purge()
         except (kafka.KafkaException, RuntimeError) as exc:
@@ -206,19 +150,3 @@ class KafkaSink(Sink[KafkaSinkConfig]):
             logger.warning("sink %r closed with %d record(s) not confirmed by Kafka; they were not acknowledged "
                            "upstream and are read again after a restart", self.id, left)
 
-
-def _encoder(encoding: str, field: str) -> Callable[[dict[str, Any]], bytes | None]:
-    if encoding == "json":
-        return orjson.dumps
-
-    def raw(record: dict[str, Any]) -> bytes | None:
-        value = record.get(field)
-        if value is None or isinstance(value, bytes):
-            return value
-        if isinstance(value, str):
-            return value.encode("utf-8")
-        if encoding == "bytes":
-            raise TypeError(f"field {field!r} holds {type(value).__name__}, not bytes")
-        return orjson.dumps(value)
-
-    return raw

@@ -8,17 +8,18 @@ from typing import Any
 
 import orjson
 
-from conduix import Batch, ConnectorError, Context, Source
-from conduix.components import Rejected
-from conduix.errors import ConfigError
+from conduix.connector import Access, Batch, ConfigError, ConnectorError, Context, Rejected, SharedMeta, Source
 from conduix_kafka import exactly_once
 from conduix_kafka._client import client_logger, kafka, log_client_error
-from conduix_kafka._config import KafkaSourceConfig
+from conduix_kafka._config import KafkaSourceConfig, client_access
 from conduix_kafka._offsets import PartitionOffsets, partition_key, split_key
 
 __all__ = ["KafkaSource"]
 
 logger = logging.getLogger(__name__)
+
+#: seconds between two measurements of the consumer lag (local reads of what the last fetches said)
+LAG_EVERY = 1.0
 
 KafkaError = kafka.KafkaError
 TopicPartition = kafka.TopicPartition
@@ -45,6 +46,10 @@ class KafkaSource(Source[KafkaSourceConfig]):
 
     Config = KafkaSourceConfig
 
+    @classmethod
+    def access(cls, config: KafkaSourceConfig) -> Access:
+        return client_access(str(config.brokers), config.consumer)
+
     def __init__(self, config: KafkaSourceConfig, context: Context) -> None:
         super().__init__(config, context)
         self._offsets = PartitionOffsets()
@@ -53,6 +58,9 @@ class KafkaSource(Source[KafkaSourceConfig]):
         self._seq = 0
         self._cooperative = config.assignment_strategy == "cooperative-sticky"
         self._down_since: float | None = None
+        self._lag: dict[str, int] = {}
+        self._first_read: dict[str, int] = {}  # per partition owned, the first offset read (before any ack)
+        self._lag_at = 0.0
         self._transactional = context.delivery == "exactly_once"
         self._commits = not self._transactional and not config.enable_auto_commit
         if config.partition_per_worker and self._transactional:
@@ -64,12 +72,17 @@ class KafkaSource(Source[KafkaSourceConfig]):
     def restore(self, state: dict[str, Any]) -> None:
         self._restored = {str(k): int(v) for k, v in (state.get("kafka_offsets") or {}).items()}
 
+    @property
+    def group_id(self) -> str:
+        """The consumer group: ``group_id``, else ``conduix-<pipeline name>``."""
+        return self.config.group_id or f"conduix-{self.context.pipeline}"
+
     def client_config(self) -> dict[str, Any]:
         """The librdkafka properties this source's consumer uses."""
         c = self.config
         conf: dict[str, Any] = {
             "bootstrap.servers": c.brokers,
-            "group.id": c.group_id,
+            "group.id": self.group_id,
             "client.id": f"conduix-{self.context.pipeline}-{self.id}",
             "auto.offset.reset": c.auto_offset_reset,
             "enable.auto.commit": c.enable_auto_commit and not self._transactional,
@@ -215,63 +228,110 @@ class KafkaSource(Source[KafkaSourceConfig]):
     # -- reading -------------------------------------------------------------------------------
     def read(self, max_records: int) -> Batch | None:
         messages = self._consumer.consume(max_records, self.config.poll_timeout)
+        if time.monotonic() - self._lag_at >= LAG_EVERY:
+            self._measure_lag()
         if not messages:
             self._check_reachable()
             return Batch([])
         self._down_since = None
-        decoding = self.config.decoding
-        field = self.config.field
-        loads = orjson.loads
-        source = self.id
         owns = self._offsets.owns
-        records: list[dict[str, Any]] = []
-        meta: list[dict[str, Any]] = []
-        rejects: list[Rejected] = []
-        ends: dict[str, int] = {}
-        last: tuple[str, int] | None = None
-        key = ""
+        kept: list[Any] = []
+        runs: list[tuple[int, str, int, str]] = []  # (first index in kept, topic, partition, key) per run
+        last_topic: str | None = None
+        last_partition = -1
         owned = False
         for message in messages:
             error = message.error()
             if error is not None:
                 self._consumer_error(error, message)
                 continue
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            if last is None or partition != last[1] or topic != last[0]:  # messages come in runs per partition
-                last = (topic, partition)
+            topic, partition = message.topic(), message.partition()
+            if partition != last_partition or topic != last_topic:  # messages come in runs per partition
+                last_topic, last_partition = topic, partition
                 key = f"{topic}:{partition}"
                 owned = owns(key)
-            if not owned:
-                continue  # fetched before a revoke: its new owner reads it
-            ends[key] = offset + 1
-            raw_key = message.key()
-            headers = message.headers()
-            info = {"source": source, "topic": topic, "partition": partition, "offset": offset,
-                    "key": raw_key.decode("utf-8", "replace") if raw_key is not None else None,
-                    "headers": {k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in headers}
-                    if headers else {},
-                    "timestamp": message.timestamp()[1]}
-            value = message.value()
-            if decoding == "json":
-                try:
-                    record = loads(value) if value is not None else None
-                except orjson.JSONDecodeError as exc:
-                    rejects.append(Rejected(f"invalid JSON: {exc}", record={
-                        field: value.decode("utf-8", "replace")}, meta=info))
-                    continue
-                if type(record) is not dict:
-                    record = {field: record}
-            elif decoding == "string":
-                record = {field: value.decode("utf-8", "replace") if value is not None else None}
-            else:
-                record = {field: value}
-            records.append(record)
-            meta.append(info)
-        if not ends:
+                if owned:
+                    runs.append((len(kept), topic, partition, key))
+            if owned:  # else fetched before a revoke: its new owner reads it
+                kept.append(message)
+        if not kept:
             return Batch([])
+        offsets = [message.offset() for message in kept]
+        ends: dict[str, int] = {}
+        first_read = self._first_read
+        bounds = [run[0] for run in runs[1:]] + [len(kept)]
+        for (start, _, _, key), end in zip(runs, bounds):
+            if key not in ends and key not in first_read:
+                first_read[key] = offsets[start]
+            ends[key] = offsets[end - 1] + 1
+        meta = self._meta(kept, offsets, runs, bounds)
+        records, rejects, good = self._decode(kept, meta)
+        if good is not None:
+            meta = meta.select(good)
         self._seq += 1
         self._offsets.read(self._seq, ends)
-        return Batch(records, meta, position=self._seq, rejects=rejects or None)
+        return Batch(records, meta, position=self._seq, rejects=rejects)
+
+    def _meta(self, messages: list[Any], offsets: list[int], runs: list[tuple[int, str, int, str]],
+              bounds: list[int]) -> SharedMeta:
+        """The records' metadata kept per batch: ``source`` shared, ``topic`` and ``partition`` too when every
+        message is from one partition (else columns), ``offset``, ``key``, ``headers`` and ``timestamp`` as
+        columns; its dicts (made only when read) have the same fields in the same order as ever."""
+        shared: dict[str, Any] = {"source": self.id}
+        columns: dict[str, Any] = {}
+        if all(run[3] == runs[0][3] for run in runs):
+            shared["topic"], shared["partition"] = runs[0][1], runs[0][2]
+        else:
+            topics: list[str] = []
+            partitions: list[int] = []
+            for (start, topic, partition, _), end in zip(runs, bounds):
+                topics += [topic] * (end - start)
+                partitions += [partition] * (end - start)
+            columns["topic"], columns["partition"] = topics, partitions
+        columns["offset"] = offsets
+        columns["key"] = [None if key is None else key.decode("utf-8", "replace")
+                          for key in [message.key() for message in messages]]
+        columns["headers"] = [{k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in headers}
+                              if headers else {} for headers in [message.headers() for message in messages]]
+        columns["timestamp"] = [message.timestamp()[1] for message in messages]
+        return SharedMeta(shared, columns)
+
+    def _decode(self, messages: list[Any], meta: SharedMeta
+                ) -> tuple[list[dict[str, Any]], list[Rejected] | None, list[int] | None]:
+        """The records of the messages' values, the rejected ones, and (when some are) the indices of the messages
+        that became records. Under ``decoding: json`` a batch of JSON values is decoded in one pass; if one is not
+        JSON (or null), each is decoded on its own: a bad one is rejected (``on_error``) with its metadata, the
+        others kept."""
+        field = self.config.field
+        values = [message.value() for message in messages]
+        decoding = self.config.decoding
+        if decoding == "string":
+            text = [None if value is None else value.decode("utf-8", "replace") for value in values]
+            return [{field: value} for value in text], None, None
+        if decoding != "json":
+            return [{field: value} for value in values], None, None
+        loads = orjson.loads
+        try:
+            decoded = [loads(value) for value in values]
+        except orjson.JSONDecodeError:
+            pass  # one is not JSON, or a null value (a tombstone): decoded one by one below
+        else:
+            return [value if type(value) is dict else {field: value} for value in decoded], None, None
+        records: list[dict[str, Any]] = []
+        rejects: list[Rejected] = []
+        good: list[int] = []
+        for index, value in enumerate(values):
+            try:
+                record = loads(value) if value is not None else None
+            except orjson.JSONDecodeError as exc:
+                rejects.append(Rejected(f"invalid JSON: {exc}", record={field: value.decode("utf-8", "replace")},
+                                        meta=_meta_at(meta, index)))
+                continue
+            records.append(record if type(record) is dict else {field: record})
+            good.append(index)
+        if not rejects:
+            return records, None, None
+        return records, rejects, good
 
     def _consumer_error(self, error: Any, message: Any) -> None:
         code = error.code()
@@ -283,6 +343,33 @@ class KafkaSource(Source[KafkaSourceConfig]):
             raise ConnectorError(f"source {self.id!r}: {reason or 'fatal consumer error'} on{where or ' topics '}"
                                  f"{'' if where else repr(self.config.topics)}: {error.str()}")
         logger.warning("source %r: consumer error: %s", self.id, error.str())
+
+    # -- consumer lag ------------------------------------------------------------------------------
+    def _measure_lag(self) -> None:
+        """Per owned partition: its high watermark (as the last fetch saw it, no request) minus the acknowledged
+        offset, where a restart would resume (before the first acknowledgement: the first offset read)."""
+        self._lag_at = time.monotonic()
+        lag = {}
+        owned = self._offsets.owned()
+        self._first_read = {k: v for k, v in self._first_read.items() if k in owned}
+        for key in owned:
+            at = self._offsets.acked(key)
+            at = self._first_read.get(key) if at is None else at
+            if at is None:
+                continue  # nothing read yet: where it starts is not known
+            try:
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(*split_key(key)), cached=True)
+            except kafka.KafkaException as exc:
+                logger.debug("source %r: no watermark for %s: %s", self.id, key, exc)
+                continue
+            if high is not None and high >= 0:
+                lag[key] = max(0, high - at)
+        self._lag = lag
+
+    def lag(self) -> dict[str, int]:
+        """Messages behind the high watermark per ``topic:partition`` owned now, measured in the reading thread
+        at most every ``LAG_EVERY`` seconds."""
+        return dict(self._lag)
 
     # -- acknowledgements, checkpoints, commits ----------------------------------------------------
     def acknowledge(self, position: Any) -> None:
@@ -332,3 +419,8 @@ class KafkaSource(Source[KafkaSourceConfig]):
 def _describe(partitions: list[Any]) -> str:
     return ", ".join(f"{tp.topic}[{tp.partition}]" + (f"@{tp.offset}" if tp.offset >= 0 else "")
                      for tp in partitions) or "nothing"
+
+
+def _meta_at(meta: SharedMeta, index: int) -> dict[str, Any]:
+    """The metadata dict of record ``index`` (as :meth:`SharedMeta.dicts` makes it)."""
+    return {**meta.shared, **{name: values[index] for name, values in meta.columns.items()}}

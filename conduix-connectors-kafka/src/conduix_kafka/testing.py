@@ -10,7 +10,8 @@
 
 ``pip install 'conduix-connectors-kafka[test]'`` installs the broker. Tansu's notes: a new
 consumer group's first join waits about half of ``session.timeout.ms`` (use 6000 or less); a
-restarted broker is empty (memory storage); the high watermark can lag one producer batch.
+restarted broker is empty with memory storage (``storage="s3://BUCKET/"`` with ``env`` naming an S3 server,
+e.g. moto's, keeps its topics through a restart); the high watermark can lag one producer batch.
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ def _die_with_parent() -> None:
 class TansuBroker:
     """One Tansu broker on a fixed loopback port; :meth:`kill` then :meth:`start` keeps the port."""
 
-    def __init__(self, log_dir: str | Path | None = None) -> None:
+    def __init__(self, log_dir: str | Path | None = None, *, storage: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.storage = storage  #: ``--storage-engine`` (default: memory)
+        self.env = env  #: the broker's environment (default: ours), e.g. AWS_ENDPOINT for S3 storage
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         directory = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="tansu-"))
@@ -75,9 +79,10 @@ class TansuBroker:
     def start(self, timeout: float = 30.0) -> TansuBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         with open(self.log, "ab") as log:
+            storage = ["--storage-engine", self.storage] if self.storage else []
             self.proc = subprocess.Popen([broker_binary(), "broker", "--listener-url", url,
-                                          "--advertised-listener-url", url], stdout=log, stderr=subprocess.STDOUT,
-                                         preexec_fn=_die_with_parent)
+                                          "--advertised-listener-url", url, *storage], stdout=log,
+                                         stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, env=self.env)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:

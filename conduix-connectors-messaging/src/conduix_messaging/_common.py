@@ -1,21 +1,19 @@
-"""What the NATS and AMQP connectors share: payload decoding and encoding, subject/key templates."""
+"""What the NATS and AMQP connectors share: payload decoding and encoding."""
 
 from __future__ import annotations
 
-import string
 from typing import Any, Literal
 
 import orjson
 
-from conduix.errors import ConfigError
-
-__all__ = ["Template", "decode_payload", "encode_record"]
+__all__ = ["decode_payload", "encode_record"]
 
 PayloadFormat = Literal["json", "text", "bytes"]
 
 
 def decode_payload(data: bytes, fmt: PayloadFormat) -> dict[str, Any]:
-    """A record from a message body; raises ``ValueError`` when ``json`` does not parse."""
+    """A record from a message body; raises ``ValueError`` when ``json`` does not parse or ``text`` is not
+    UTF-8 (never replaced silently: the reject keeps the body's bytes)."""
     if fmt == "json":
         try:
             value = orjson.loads(data)
@@ -23,7 +21,11 @@ def decode_payload(data: bytes, fmt: PayloadFormat) -> dict[str, Any]:
             raise ValueError(f"invalid JSON: {exc}") from None
         return value if isinstance(value, dict) else {"message": value}
     if fmt == "text":
-        return {"message": data.decode("utf-8", errors="replace")}
+        try:
+            return {"message": data.decode("utf-8")}
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"the body is not valid UTF-8 ({exc.reason} at byte {exc.start}); the dead letter "
+                             "keeps its bytes (raw_base64)") from None
     return {"message": data}
 
 
@@ -36,37 +38,3 @@ def encode_record(record: dict[str, Any], fmt: PayloadFormat, field: str) -> byt
         return value
     return str(value).encode()
 
-
-class Template:
-    """``orders.{region}.{kind}``: fields of the record filled in; a plain string costs nothing."""
-
-    def __init__(self, text: str, *, what: str) -> None:
-        self.text = text
-        try:
-            parsed = list(string.Formatter().parse(text))
-        except ValueError as exc:
-            raise ConfigError(f"{what} template {text!r} is malformed: {exc}",
-                              hint="fields are written {name}; write {{ and }} for literal braces") from None
-        self.parts = [(literal, name or None) for literal, name, _, _ in parsed]
-        self.fields = [name for _, name in self.parts if name]
-        self.static = not self.fields
-
-    def render(self, record: dict[str, Any]) -> str:
-        """The filled template (``{a.b}`` reaches into nested objects); ``KeyError`` names a missing field."""
-        if self.static:
-            return self.text
-        out: list[str] = []
-        for literal, name in self.parts:
-            out.append(literal)
-            if name is not None:
-                out.append(str(lookup(record, name)))
-        return "".join(out)
-
-
-def lookup(record: dict[str, Any], path: str) -> Any:
-    value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            raise KeyError(f"record has no field {path!r}")
-        value = value[part]
-    return value

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conduix.hookspecs import hookimpl
-from conduix.registry import ComponentRegistry
+from conduix.connector import ComponentRegistry, hookimpl
 
 
 @hookimpl

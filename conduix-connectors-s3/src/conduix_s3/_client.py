@@ -6,10 +6,9 @@ import gzip
 import zlib
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from conduix import ComponentConfig
-from conduix.errors import ConnectorError, RetryableError
+from conduix.connector import Access, ComponentConfig, ConnectorError, RetryableError
 
 __all__ = ["S3Connection", "build_client", "map_error"]
 
@@ -18,7 +17,8 @@ _TRANSIENT_CODES = {"SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "Inter
 
 
 class S3Connection(ComponentConfig):
-    """Where the objects are. Credentials come from the usual boto3 chain (environment, profile, role)."""
+    """Where the objects are. Credentials come from the usual boto3 chain (environment, profile, role) unless
+    ``access_key_id`` and ``secret_access_key`` are given."""
 
     bucket: str = Field(..., min_length=3, max_length=63, description="Bucket name.")
     region: str | None = Field(None, description="AWS region (default: from the boto3 configuration).")
@@ -27,10 +27,25 @@ class S3Connection(ComponentConfig):
         "auto", description="'path' for stores that do not serve bucket names as host names.")
     max_attempts: int = Field(3, ge=1, description="Attempts botocore makes for one request (its 'standard' "
                               "retry mode, with backoff) before the component's own 'retry:' settings apply.")
+    access_key_id: str | None = Field(None, description="Access key id (with 'secret_access_key'); default: the "
+                                                        "boto3 chain (environment, profile, role).")
+    secret_access_key: SecretStr | None = Field(None, description="Secret access key (use ${ENV_VAR}).")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect.")
     read_timeout: float = Field(60.0, gt=0, description="Seconds to wait for data on a connection.")
 
-    @field_validator("region", "endpoint_url", mode="before")
+    def access(self) -> Access:
+        """Where it connects (AWS: ``s3[.REGION].amazonaws.com``; allow ``*.amazonaws.com`` for any bucket)."""
+        if self.endpoint_url:
+            return Access(hosts=(self.endpoint_url,))
+        return Access(hosts=(f"s3.{self.region}.amazonaws.com" if self.region else "s3.amazonaws.com",))
+
+    @model_validator(mode="after")
+    def _key_pair(self) -> S3Connection:
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("give both 'access_key_id' and 'secret_access_key', or neither (the boto3 chain)")
+        return self
+
+    @field_validator("region", "endpoint_url", "access_key_id", "secret_access_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value  # so '${S3_ENDPOINT:-}' means "not set"
@@ -47,8 +62,12 @@ def build_client(config: S3Connection) -> Any:
         read_timeout=config.read_timeout,
         max_pool_connections=20,
     )
+    keys: dict[str, str] = {}
+    if config.access_key_id is not None and config.secret_access_key is not None:
+        keys = {"aws_access_key_id": config.access_key_id,
+                "aws_secret_access_key": config.secret_access_key.get_secret_value()}
     return boto3.session.Session().client("s3", region_name=config.region, endpoint_url=config.endpoint_url,
-                                          config=botocore_config)
+                                          config=botocore_config, **keys)
 
 
 def map_error(exc: BaseException, what: str) -> Exception:

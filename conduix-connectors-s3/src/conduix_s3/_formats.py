@@ -10,7 +10,7 @@ from typing import IO, Any, cast
 
 import orjson
 
-__all__ = ["compress", "decode", "encode_rows", "open_body"]
+__all__ = ["Item", "compress", "decode", "encode_rows", "open_body"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -19,8 +19,8 @@ def encode_rows(records: list[dict[str, Any]], encoding: str, csv_fields: list[s
                                                                                                     list[bytes]]:
     """The header (csv only, else empty) and one encoded row per record, each ending in a newline."""
     if encoding == "jsonl":
-        dumps = orjson.dumps
-        return b"", [dumps(r) + b"\n" for r in records]
+        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        return b"", [dumps(r, option=newline) for r in records]
     fields = csv_fields or _fields(records)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -67,29 +67,112 @@ def open_body(body: IO[bytes], compression: str) -> IO[bytes]:
     return reader
 
 
-def decode(stream: IO[bytes], fmt: str, text_encoding: str, delimiter: str) -> Iterator[tuple[dict[str, Any] | None,
-                                                                                                str | None]]:
-    """Yields ``(record, None)`` for each item (a line for jsonl and lines, a row for csv), or
-    ``({"message": raw line}, error)`` for a line that is not JSON.
+#: a decoded item: ``(record, None, None)``; ``(None, None, None)`` for a blank jsonl line (item numbers stay
+#: equal to line numbers); ``(record, error, raw)`` for a reject: ``raw`` holds the bytes the record cannot
+#: hold exactly (they do not decode, or only the first ``max_line_bytes`` of a longer line are kept)
+Item = tuple[dict[str, Any] | None, str | None, bytes | None]
 
-    Blank lines in jsonl yield ``(None, None)`` so item numbers stay equal to line numbers.
+_SKIP_CHUNK = 1 << 16
+
+
+class _Long(bytes):
+    """The first ``max_line_bytes`` bytes of a longer line; ``size`` is the line's length in the object."""
+
+    size: int
+
+
+def _lines(stream: IO[bytes], limit: int) -> Iterator[bytes]:
+    """The lines of ``stream`` without their line ending, never holding more than ``limit`` bytes of one: a
+    longer line is a :class:`_Long` of its first ``limit`` bytes, the rest read and dropped in chunks."""
+    readline = stream.readline
+    while True:
+        line = readline(limit + 1)
+        if not line:
+            return
+        if line.endswith(b"\n"):
+            yield line[:-1]
+            continue
+        if len(line) <= limit:  # the last line, without a line ending
+            yield line
+            continue
+        long, size = _Long(line[:limit]), len(line)
+        while not line.endswith(b"\n"):
+            line = readline(_SKIP_CHUNK)
+            if not line:
+                break
+            size += len(line)
+        long.size = size - line.endswith(b"\n")
+        yield long
+
+
+def _too_long(line: _Long, limit: int, encoding: str) -> Item:
+    return ({"message": line.decode(encoding, errors="replace")},
+            f"line of {line.size} bytes is longer than max_line_bytes ({limit}); the dead letter keeps its first "
+            f"{limit} bytes", bytes(line))
+
+
+def _text(line: bytes, encoding: str) -> tuple[str, bytes | None]:
+    """``line`` decoded, and its bytes when they do not decode (never replaced silently)."""
+    try:
+        return line.decode(encoding), None
+    except UnicodeDecodeError:
+        return line.decode(encoding, errors="replace"), line
+
+
+def _undecodable(encoding: str) -> str:
+    return f"line is not valid {encoding}; the dead letter keeps its bytes (raw_base64)"
+
+
+def decode(stream: IO[bytes], fmt: str, text_encoding: str, delimiter: str, max_line_bytes: int) -> Iterator[Item]:
+    """The items of an object: a line for jsonl and lines, a row for csv (see :data:`Item`).
+
+    Rejects: a jsonl line that is not JSON, a line that does not decode, a line over ``max_line_bytes``.
     """
     if fmt == "csv":
-        text = io.TextIOWrapper(stream, encoding=text_encoding, errors="replace", newline="")
-        for row in csv.DictReader(text, delimiter=delimiter):
-            yield dict(row), None
+        yield from _csv_rows(stream, text_encoding, delimiter, max_line_bytes)
         return
-    for raw in stream:
-        line = raw.rstrip(b"\r\n")
+    for line in _lines(stream, max_line_bytes):
+        if isinstance(line, _Long):
+            yield _too_long(line, max_line_bytes, text_encoding)
+            continue
+        line = line.rstrip(b"\r")
         if fmt == "lines":
-            yield {"message": line.decode(text_encoding, errors="replace")}, None
+            text, raw = _text(line, text_encoding)
+            yield ({"message": text}, None, None) if raw is None else ({"message": text}, _undecodable(
+                text_encoding), raw)
             continue
         if not line.strip():
-            yield None, None
+            yield None, None, None
             continue
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            yield {"message": line.decode(text_encoding, errors="replace")}, f"invalid JSON: {exc}"
+            text, raw = _text(line, text_encoding)
+            yield {"message": text}, f"invalid JSON: {exc}", raw
             continue
-        yield (value if isinstance(value, dict) else {"message": value}), None
+        yield (value if isinstance(value, dict) else {"message": value}), None, None
+
+
+def _csv_rows(stream: IO[bytes], encoding: str, delimiter: str, limit: int) -> Iterator[Item]:
+    """Rows with the header's names; a physical line that is too long or does not decode is a reject of its
+    own (the csv reader sees an empty line in its place), given before the row read after it."""
+    problems: list[Item] = []
+
+    def text_lines() -> Iterator[str]:
+        for line in _lines(stream, limit):
+            if isinstance(line, _Long):
+                problems.append(_too_long(line, limit, encoding))
+                yield "\n"
+                continue
+            text, raw = _text(line, encoding)
+            if raw is not None:
+                problems.append(({"message": text}, _undecodable(encoding), raw))
+                yield "\n"
+                continue
+            yield text + "\n"
+
+    for row in csv.DictReader(text_lines(), delimiter=delimiter):
+        yield from problems
+        problems.clear()
+        yield dict(row), None, None
+    yield from problems

@@ -21,10 +21,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from conduix import AckTracker, Batch, Context, Source
-from conduix.components import Rejected
+from conduix.connector import Access, AckTracker, Batch, Context, Rejected, Source
 from conduix_s3._client import S3Connection, build_client, map_error
-from conduix_s3._formats import decode, open_body
+from conduix_s3._formats import Item, decode, open_body
 
 __all__ = ["S3Source", "S3SourceConfig"]
 
@@ -39,7 +38,11 @@ class S3SourceConfig(S3Connection):
                                                      "'csv': rows with a header; 'lines': {message: line}.")
     compression: Literal["auto", "gzip", "none"] = Field("auto", description="'auto' detects gzip from the "
                                                          "first bytes of each object.")
-    text_encoding: str = Field("utf-8", description="Character set of the objects.")
+    text_encoding: str = Field("utf-8", description="Character set of the objects. A line that does not decode "
+                               "is rejected (never replaced): its dead letter keeps the bytes.")
+    max_line_bytes: int = Field(1024 * 1024, ge=1, description="Longer lines (their \\n not counted) are never "
+                                "held whole: they go where on_error says, the dead letter keeping their first "
+                                "max_line_bytes bytes.")
     csv_delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator of csv objects.")
     watch: bool = Field(False, description="Keep listing the prefix for new objects instead of ending.")
     poll_interval: float = Field(10.0, gt=0, description="Seconds between listings when watching.")
@@ -56,7 +59,7 @@ class _Object:
 class _Reading:
     obj: _Object
     next_item: int  # items (lines or rows) of the object consumed so far
-    items: Iterator[tuple[dict[str, Any] | None, str | None]] | None = None
+    items: Iterator[Item] | None = None
     body: Any = None
 
 
@@ -71,6 +74,10 @@ class S3Source(Source[S3SourceConfig]):
     """Reads objects under a prefix; positions are ``(key, first item, end item)``."""
 
     Config = S3SourceConfig
+
+    @classmethod
+    def access(cls, config: S3SourceConfig) -> Access:
+        return config.access()
 
     def __init__(self, config: S3SourceConfig, context: Context) -> None:
         super().__init__(config, context)
@@ -197,7 +204,7 @@ class S3Source(Source[S3SourceConfig]):
         reading.body = response["Body"]
         try:
             items = decode(open_body(reading.body, config.compression), config.format, config.text_encoding,
-                           config.csv_delimiter)
+                           config.csv_delimiter, config.max_line_bytes)
             for _ in range(reading.next_item):  # items acknowledged before a restart, or read before a reset
                 next(items, None)
         except Exception as exc:
@@ -222,12 +229,12 @@ class S3Source(Source[S3SourceConfig]):
                     exhausted = True
                     break
                 reading.next_item += 1
-                record, error = item
+                record, error, raw = item
                 if record is None:
                     continue
                 where = {"source": self.id, "bucket": bucket, "key": key, "line": reading.next_item}
                 if error is not None:
-                    rejects.append(Rejected(error, record=record, meta=where))
+                    rejects.append(Rejected(error, record=record, meta=where, raw=raw))
                 else:
                     records.append(record)
                     meta.append(where)

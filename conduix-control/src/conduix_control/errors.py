@@ -8,6 +8,7 @@ __all__ = [
     "ControlError",
     "ControlPlaneUnavailableError",
     "ControlRequestError",
+    "ForbiddenError",
     "NotFoundError",
     "RedisUnavailableError",
     "StaleLeaseError",
@@ -21,6 +22,12 @@ class ControlError(ConduixError):
 
 class NotFoundError(ControlError):
     """A pipeline, agent, run, schedule or command does not exist."""
+
+    exit_code = 2
+
+
+class ForbiddenError(ControlError):
+    """The caller's role may not do this (answered 403), e.g. an editor saving a pipeline that runs code."""
 
     exit_code = 2
 

@@ -2,7 +2,8 @@
 
 Every assignment of a pipeline (replica) to an agent gets a token from a per-pipeline counter
 in the control plane's database; a reassignment always gets a larger one. The control plane
-publishes the current token to Redis under ``pipeline:{id}:lease`` (only ever raising it), and
+publishes the current token to Redis under ``{prefix}pipeline:{id}:lease`` (only ever raising it; the
+prefix is the deployment's, see :mod:`conduix_control.keys`), and
 agents save checkpoints with a Lua compare-and-set: the write happens only when the stored
 token is not larger than the writer's. So an agent that was cut off, paused or slow and still
 believes it owns the pipeline cannot move its checkpoint once another agent took over.
@@ -14,7 +15,7 @@ import json
 from typing import Any
 
 from conduix.checkpoint import Checkpoint, RedisCheckpointStore, check_checkpoint
-from conduix.checkpoint.redis_store import redact_url
+from conduix.redaction import redact_url
 from conduix_control.errors import StaleLeaseError
 
 __all__ = ["FencedRedisCheckpointStore", "lease_key", "raise_token"]
@@ -38,17 +39,17 @@ return 0
 """
 
 
-def lease_key(pipeline_id: str) -> str:
+def lease_key(pipeline_id: str, prefix: str = "") -> str:
     """Redis key of a pipeline's current fencing token, next to its checkpoint key."""
-    return f"pipeline:{pipeline_id}:lease"
+    return f"{prefix}pipeline:{pipeline_id}:lease"
 
 
-def raise_token(client: Any, pipeline_id: str, token: int) -> int:
+def raise_token(client: Any, pipeline_id: str, token: int, prefix: str = "") -> int:
     """Make ``token`` the pipeline's current token unless a larger one is stored; returns the stored one.
 
     ``client`` is a :class:`~conduix_control.redis_client.ResilientClient` or a ``redis.Redis``.
     """
-    keys, args = [lease_key(pipeline_id)], [token]
+    keys, args = [lease_key(pipeline_id, prefix)], [token]
     if hasattr(client, "call"):
         return int(client.eval(RAISE_TOKEN, keys, args))
     return int(client.eval(RAISE_TOKEN, 1, *keys, *args))
@@ -61,9 +62,11 @@ class FencedRedisCheckpointStore(RedisCheckpointStore):
     A rejected write raises :class:`StaleLeaseError` (a ``CheckpointError``) and counts in ``rejected``.
     """
 
-    def __init__(self, url: str, token: int, *, timeout: float = 0.5) -> None:
-        super().__init__(url, timeout=timeout)
+    def __init__(self, url: str, token: int, *, timeout: float = 0.5, prefix: str = "",
+                 lease_id: str | None = None) -> None:
+        super().__init__(url, timeout=timeout, prefix=prefix)
         self.token = token
+        self.lease_id = lease_id  #: whose lease fences the writes (default: the checkpoint's own id)
         self.rejected = 0
 
     def load(self, pipeline_id: str) -> Checkpoint | None:
@@ -76,8 +79,9 @@ class FencedRedisCheckpointStore(RedisCheckpointStore):
         key = self.key_for(pipeline_id)
         data = {**checkpoint, "lease_token": self.token}
         check_checkpoint(data, f"for pipeline {pipeline_id!r}")
-        current = self._call(f"fenced SET {key}", self.client.eval, FENCED_SET, 2, lease_key(pipeline_id), key,
-                             self.token, json.dumps(data, sort_keys=True))
+        lease = lease_key(self.lease_id or pipeline_id, self.prefix)
+        current = self._call(f"fenced SET {key}", self.client.eval, FENCED_SET, 2, lease, key, self.token,
+                             json.dumps(data, sort_keys=True))
         if int(current):
             self.rejected += 1
             raise StaleLeaseError(

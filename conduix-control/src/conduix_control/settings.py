@@ -1,4 +1,4 @@
-"""Timing settings of the control plane; agents receive theirs from it when they register."""
+"""Timing settings and limits of the control plane; agents receive their timings from it when they register."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ class ControlSettings:
     leader_ttl: float = 10.0  #: the scheduler leader lease; another instance takes over after it expires
     ack_timeout: float = 10.0  #: a command sent but not acknowledged this long is sent again
     misfire_window: float = 300.0  #: schedule ticks missed (leader change, downtime) this recently still fire
+    max_body_bytes: int = 2 * 1024 * 1024  #: larger request bodies are answered 413 (pipelines: 1 MiB of YAML)
+    audit_retention_days: float = 365.0  #: the leader deletes audit events older than this (0: keeps them all)
+    deployment: str | None = None  #: prefix of Redis keys and channels (default: a name stored in the database)
     instance: str = field(default_factory=instance_id)
 
     @classmethod
@@ -36,8 +39,10 @@ class ControlSettings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(f"CONDUIX_CONTROL_{f.name.upper()}")
-            if raw is not None and f.name != "instance":
-                values[f.name] = float(raw)
+            if raw is not None and f.name not in ("instance", "deployment"):
+                values[f.name] = int(raw) if f.type == "int" else float(raw)
+            elif raw and f.name == "deployment":
+                values[f.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

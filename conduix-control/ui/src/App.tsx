@@ -3,6 +3,7 @@ import { AuthProvider, RequireAuth } from "./auth";
 import { Shell } from "./components/Shell";
 import { AccountPage } from "./pages/AccountPage";
 import { AgentsPage } from "./pages/AgentsPage";
+import { AuditPage } from "./pages/AuditPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NewPipelinePage } from "./pages/NewPipelinePage";
 import { PipelinePage } from "./pages/PipelinePage";
@@ -28,6 +29,7 @@ export function App() {
             <Route path="/runs" element={<RunsPage />} />
             <Route path="/account" element={<AccountPage />} />
             <Route path="/tokens" element={<RequireAuth admin><TokensPage /></RequireAuth>} />
+            <Route path="/audit" element={<RequireAuth admin><AuditPage /></RequireAuth>} />
           </Route>
           <Route path="*" element={<Navigate to="/pipelines" replace />} />
         </Routes>

@@ -1,163 +1,31 @@
-// Shapes of the control plane's JSON answers (see the REST API's OpenAPI document at /docs).
-// Times are Unix seconds.
+// Shapes of the control plane's JSON answers, generated from its OpenAPI document (/openapi.json): the
+// models in conduix_control/views.py -> ui/openapi.json -> src/api-schema.ts (`npm run types`). Only names
+// are given here; a test fails when either file is stale. Times are Unix seconds.
 
-export type Role = "viewer" | "editor" | "admin" | "agent";
+import type { components } from "./api-schema";
 
-export interface Me {
-  user: string;
-  role: Role;
-  via: "session" | "token" | "none";
-}
+type Schemas = components["schemas"];
 
-export interface AuthConfig {
-  mode: "local" | "oidc";
-  provider: string | null;
-}
-
-export interface Assignment {
-  id: number;
-  pipeline: string;
-  replica: number;
-  agent_id?: string;
-  run_id: number | null;
-  status: string;
-}
-
-export interface PipelineSummary {
-  name: string;
-  current_version: number;
-  replicas: number;
-  labels: Record<string, string>;
-  desired: string;
-  status?: string;
-  throughput?: number;
-  records_in?: number;
-  records_out?: number;
-  created_at: number;
-  updated_at: number;
-  assignments?: Assignment[];
-}
-
-export interface PipelineDetail extends PipelineSummary {
-  yaml: string;
-}
-
-export interface SaveResult extends PipelineSummary {
-  changed: boolean;
-}
-
-export interface ConfigProblem {
-  message: string;
-  line: number | null;
-  column: number | null;
-  path: string | null;
-  hint: string | null;
-}
-
-export interface GraphNode {
-  id: string;
-  kind: "source" | "transform" | "sink";
-  type: string;
-}
-
-export interface Graph {
-  nodes: GraphNode[];
-  /** `output`: the named output of a router-like component the edge leaves from (null: its only output). */
-  edges: { from: string; to: string; output?: string | null }[];
-}
-
-export type ValidateResult = { valid: true; graph?: Graph } | { valid: false; errors: ConfigProblem[] };
-
-export interface PipelineVersion {
-  version: number;
-  yaml: string;
-  comment: string | null;
-  created_at: number;
-}
-
-export interface ComponentStats {
-  kind: string;
-  type: string;
-  records_in: number;
-  records_out: number;
-  errors: number;
-  dead_letters: number;
-  dropped: number;
-  retries: number;
-  restarts: number;
-  lag: number | null;
-  rate_in: number;
-  rate_out: number;
-}
-
-export interface RunStats {
-  id: number;
-  replica: number;
-  agent_id: string | null;
-  status: string;
-  records_in: number;
-  records_out: number;
-  errors: number;
-}
-
-export interface Stats {
-  pipeline: string;
-  desired: string;
-  time: number;
-  runs: RunStats[];
-  components: Record<string, ComponentStats>;
-}
-
-export interface Agent {
-  id: string;
-  host: string;
-  labels: Record<string, string>;
-  capacity: number;
-  mode: string;
-  status: string;
-  last_heartbeat: number;
-  registered_at: number;
-  heartbeat_age?: number;
-  assignments?: Assignment[];
-}
-
-export interface Schedule {
-  id: number;
-  pipeline: string;
-  cron: string;
-  timezone: string;
-  enabled: boolean;
-  last_fire: number | null;
-  created_at: number;
-  next_runs: string[];
-}
-
-export interface Run {
-  id: number;
-  pipeline: string;
-  replica: number;
-  agent_id: string | null;
-  version: number;
-  status: string;
-  records_in: number;
-  records_out: number;
-  errors: number;
-  error: string | null;
-  parent_run_id: number | null;
-  parameters?: Record<string, unknown> | null;
-  started_at: number;
-  ended_at: number | null;
-  updated_at: number;
-  children?: Run[];
-}
-
-export interface ApiToken {
-  id: number | string;
-  name: string;
-  role: Role;
-  prefix: string;
-  created_by: string | null;
-  created_at: number;
-  last_used_at: number | null;
-  token?: string;
-}
+export type Me = Schemas["Me"];
+export type Role = Me["role"];
+export type AuthConfig = Schemas["AuthConfig"];
+export type Assignment = Schemas["Assignment"];
+export type PipelineSummary = Schemas["PipelineSummary"];
+export type PipelineDetail = Schemas["PipelineDetail"];
+export type SaveResult = Schemas["SaveResult"];
+export type ConfigProblem = Schemas["ConfigProblem"];
+export type GraphNode = Schemas["GraphNode"];
+export type Graph = Schemas["Graph"];
+export type ValidateResult = Schemas["ValidateResult"];
+export type PipelineVersion = Schemas["PipelineVersion"];
+export type ComponentStats = Schemas["ComponentStats"];
+export type RunStats = Schemas["RunStats"];
+export type Stats = Schemas["Stats"];
+export type Agent = Schemas["Agent"];
+export type Schedule = Schemas["Schedule"];
+/** A run; from /runs/tree with the runs it started. */
+export type Run = Schemas["Run"] & { children?: Run[] };
+/** A token; right after it was created, with its secret. */
+export type ApiToken = Schemas["ApiToken"] & Partial<Pick<Schemas["NewApiToken"], "token">>;
+/** One line of the audit log (admins). */
+export type AuditEvent = Schemas["AuditEvent"];

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from conduix.api import Pipeline
+    from conduix.builder import PipelineBuilder
     from conduix.components import Batch, ComponentConfig, Context, Emit, Sink, Source, Stage
     from conduix.config import PipelineSpec, load_pipeline, load_pipeline_text, pipeline_from_dict
     from conduix.errors import (
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
 # Imported on first use (PEP 562), so `import conduix` and the CLI start fast.
 _LAZY = {
-    "Pipeline": "conduix.api", "Batch": "conduix.components", "ComponentConfig": "conduix.components",
+    "Pipeline": "conduix.api", "PipelineBuilder": "conduix.builder",
+    "Batch": "conduix.components", "ComponentConfig": "conduix.components",
     "Context": "conduix.components", "Emit": "conduix.components", "Sink": "conduix.components",
     "Source": "conduix.components", "Stage": "conduix.components", "PipelineSpec": "conduix.config",
     "load_pipeline": "conduix.config", "load_pipeline_text": "conduix.config", "pipeline_from_dict": "conduix.config",
@@ -61,6 +63,7 @@ __all__ = [
     "Context",
     "Emit",
     "Pipeline",
+    "PipelineBuilder",
     "PipelineError",
     "PipelineRun",
     "PipelineSpec",

@@ -21,6 +21,7 @@ __all__ = [
     "RemapError",
     "RetryableError",
     "SupervisionError",
+    "TemplateError",
 ]
 
 
@@ -99,8 +100,20 @@ class RetryableError(ConnectorError):
 
     Raised from ``Source.read``, ``Stage.process`` or ``Sink.write``; the call is
     repeated with the same batch under the component's ``retry`` settings, while
-    the batch keeps its place (backpressure does the rest).
+    the batch keeps its place (backpressure does the rest). ``retry_after``
+    (seconds, e.g. from a ``Retry-After`` header) replaces the backoff delay of
+    that one retry; the connector caps it where the server's word should not be
+    taken blindly.
     """
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = None if retry_after is None else max(0.0, float(retry_after))
+
+
+class TemplateError(ConduixError, ValueError):
+    """A record lacks a field a template needs (see :mod:`conduix.templates`), or the field is not a scalar;
+    the record goes where the component's ``on_error`` says."""
 
 
 class CheckpointError(ConduixError):

@@ -12,7 +12,7 @@ import pluggy
 
 from conduix import hookspecs
 from conduix.errors import PluginError
-from conduix.registry import ComponentRegistry
+from conduix.registry import DIRECT, ComponentRegistry
 
 __all__ = ["BrokenPlugin", "PluginHost", "get_plugin_host", "make_plugin_manager"]
 
@@ -46,8 +46,9 @@ def make_plugin_manager() -> pluggy.PluginManager:
 
 def _load_entry_points(pm: pluggy.PluginManager, host: PluginHost) -> None:
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.name if ep.dist is not None else None
-        version = ep.dist.version if ep.dist is not None else None
+        meta = ep.dist.metadata if ep.dist is not None else None  # read once: .name and .version each parse it
+        dist = meta["Name"] if meta is not None else None
+        version = meta["Version"] if meta is not None else None
         if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
             continue
         try:
@@ -92,7 +93,7 @@ def get_plugin_host(extra_plugins: list[ModuleType | object] | None = None,
             logger.warning("plugin %r from %s failed to register and is skipped: %s",
                            impl.plugin_name, dist, exc)
             host.broken.append(BrokenPlugin(impl.plugin_name, dist, f"{type(exc).__name__}: {exc}"))
-    registry._current = ("<direct>", None, None)
+    registry._current = (DIRECT, None, None)
     return host
 
 

@@ -29,7 +29,7 @@ packages = ["src/conduix_{module}"]
 
 _PLUGIN = '''"""Registers this package's components with Conduix. Imports no heavy library."""
 
-from conduix import hookimpl
+from conduix.connector import hookimpl
 
 
 @hookimpl
@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from conduix import Batch, ComponentConfig, Emit, Stage
+from conduix.connector import Batch, ComponentConfig, Emit, Stage
 
 
 class {cls}Config(ComponentConfig):

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from conduix.supervision import free_port
+from conduix.testing import eventually
 
 SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -63,16 +64,17 @@ class OwnRedis:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port, socket_timeout=1)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
-                time.sleep(0.05)
-        client.close()
+        proc = self.proc
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server on port {self.port} exited")
+            return bool(client.ping())
+
+        try:
+            eventually(up, 20, f"redis-server on port {self.port} to answer", ignore=(redis.ConnectionError,))
+        finally:
+            client.close()
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 
 from conduix.checkpoint import FallbackCheckpointStore, FileCheckpointStore, RedisCheckpointStore, open_store
+from conduix.testing import eventually
 from tests.core.checkpoint.conftest import make_checkpoint
 
 pytestmark = pytest.mark.integration("redis")
@@ -28,13 +28,6 @@ def redis_value(server, pipeline):
     return None if raw is None else json.loads(raw)
 
 
-def eventually(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 def test_saves_go_on_while_redis_is_killed_and_are_reconciled_after_it_returns(own_redis, tmp_path):
     store = fallback_store(own_redis.url, tmp_path / "cp")
     store.save("p", make_checkpoint("p", {"s": (1.0, 10)}, processed=10))
@@ -48,9 +41,13 @@ def test_saves_go_on_while_redis_is_killed_and_are_reconciled_after_it_returns(o
     assert store.load("p")["processed_count"] == 50  # served from the file meanwhile
 
     own_redis.start()  # same port, empty (no persistence)
-    time.sleep(0.3)  # past retry_after: the next call asks Redis again
-    store.save("p", make_checkpoint("p", {"s": (6.0, 60)}, processed=60))
-    assert not store.degraded and store.pending == set()
+
+    def saved_to_redis() -> bool:  # once retry_after has passed, the next save asks Redis again
+        store.save("p", make_checkpoint("p", {"s": (6.0, 60)}, processed=60))
+        return not store.degraded
+
+    eventually(saved_to_redis, 10, "a save reaching Redis again")
+    assert store.pending == set()
     assert redis_value(own_redis, "p")["processed_count"] == 60
 
 
@@ -64,9 +61,12 @@ def test_reconcile_keeps_the_newest_position_of_each_source(own_redis, tmp_path)
     other_host = RedisCheckpointStore(own_redis.url)
     other_host.save("p", make_checkpoint("p", {"a": (7.0, "a7"), "b": (1.0, "b1")}, timestamp=7.0, processed=7))
     other_host.close()
-    time.sleep(0.3)
 
-    merged = store.load("p")
+    def reconciled() -> dict | None:  # once retry_after has passed, the next call reconciles with Redis
+        merged = store.load("p")
+        return merged if not store.degraded else None
+
+    merged = eventually(reconciled, 10, "the file's checkpoint reconciled into Redis")
     assert {sid: e["position"] for sid, e in merged["sources"].items()} == {"a": "a7", "b": "b5"}
     assert redis_value(own_redis, "p") == merged
     assert FileCheckpointStore(tmp_path / "cp").load("p") == merged
@@ -90,10 +90,13 @@ def test_a_paused_redis_does_not_hang_saves(own_redis, tmp_path):
         assert FileCheckpointStore(tmp_path / "cp").load("p")["processed_count"] == 11
     finally:
         own_redis.cont()
-    time.sleep(0.6)
-    store.save("p", make_checkpoint("p", {"s": (12.0, 12)}, processed=12))
-    eventually(lambda: redis_value(own_redis, "p")["processed_count"] == 12)
-    assert not store.degraded
+
+    def saved_to_redis() -> bool:  # once retry_after has passed, the next save asks Redis again
+        store.save("p", make_checkpoint("p", {"s": (12.0, 12)}, processed=12))
+        return not store.degraded
+
+    eventually(saved_to_redis, 20, "a save reaching Redis again")
+    assert redis_value(own_redis, "p")["processed_count"] == 12
 
 
 def test_open_store_with_redis_falls_back_to_the_state_dir(own_redis, tmp_path):

@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from conduix.checkpoint import FallbackCheckpointStore, FileCheckpointStore, merge_checkpoints, open_store
 from conduix.errors import CheckpointError, ConfigError
+from conduix.testing import eventually
 from tests.core.checkpoint.conftest import make_checkpoint
 
 
@@ -68,7 +68,8 @@ def test_sigkill_during_saves_never_leaves_a_torn_checkpoint(tmp_path):
     for _ in range(5):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        time.sleep(0.2)
+        # killed part way through its saves (reading meanwhile must never see a torn file either)
+        eventually(lambda: FileCheckpointStore(tmp_path).load("p")["processed_count"] >= 50, 20, "50 saves")
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         checkpoint = FileCheckpointStore(tmp_path).load("p")

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conduix.checkpoint import RedisCheckpointStore, StoreUnavailableError
-from conduix.checkpoint.redis_store import redact_url
 from conduix.errors import CheckpointError
+from conduix.redaction import redact_url
 from conduix.supervision import free_port
 from tests.core.checkpoint.conftest import SHARED_REDIS_URL, make_checkpoint
 

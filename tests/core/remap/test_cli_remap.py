@@ -81,3 +81,20 @@ def test_repl_keeps_event_and_variables(tmp_path: Path) -> None:
     assert json.loads(outputs[3]) == {"level": "INFO", "answer": 42}
     # the error names the position in the line just typed, not in the replayed session
     assert "line 1, column 10: unhandled fallible function call" in result.stderr
+
+
+def test_repl_lists_functions_and_describes_one() -> None:
+    session = ":functions\n:functions parse_\n:help crc\n:help nope\n:quit\n"
+    result = _runner().invoke(cli, ["remap", "--repl"], input=session)
+    assert result.exit_code == 0
+    out = result.stdout
+    from conduix.remap import function_names
+
+    listed = re.findall(r"\((\d+) functions\)", out)
+    assert listed[0] == str(len(function_names()))
+    for name in ("upcase", "parse_json", "decode_zstd", "community_id", "replace_with"):
+        assert re.search(rf"\b{name}\b", out), name
+    assert int(listed[1]) == sum(1 for n in function_names() if "parse_" in n)
+    assert 'crc(value: string, [algorithm: string = "CRC_32_ISO_HDLC"]) -> string' in out
+    assert "example: crc(\"foo\") == \"2356372769\"" in out
+    assert "no function 'nope'" in out

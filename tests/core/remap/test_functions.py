@@ -16,6 +16,8 @@ import pytest
 
 from conduix.errors import RemapCompileError, RemapError
 from conduix.remap import compile, function_names
+from tests.core.remap.test_stdlib import CASES as STDLIB_CASES
+from tests.core.remap.test_stdlib import COVERED_ELSEWHERE as STDLIB_COVERED_ELSEWHERE
 
 
 def value_of(source: str, event: dict[str, Any] | None = None) -> Any:
@@ -356,6 +358,8 @@ def test_every_function_has_a_conformance_case() -> None:
     covered = {m for source, _ in REFERENCE for m in re.findall(r"\b([a-z_0-9]+)!?\(", source)}
     covered |= {"now", "uuid_v4", "exists", "del", "for_each", "map_values", "map_keys", "filter",
                 "parse_json", "is_regex"}  # tested below
+    covered |= {m for source, _ in STDLIB_CASES for m in re.findall(r"\b([a-z_0-9]+)!?\(", source)}
+    covered |= STDLIB_COVERED_ELSEWHERE
     assert sorted(set(function_names()) - covered) == []
 
 
@@ -388,15 +392,19 @@ def test_closure_examples() -> None:
     """
     assert value_of(program) == {"a": 2, "b": 1}
     assert value_of('.n = 0\nfor_each({"x": 1, "y": 2}) -> |key, value| { .n = .n + value }\n.n') == 3
-    # a closure parameter's kind is unknown, yet usable as an if condition (checked at run time)
+    # a closure parameter has the type of the collection's items
     assert value_of("map_values([true, false]) -> |v| { if v { 1 } else { 0 } }") == [1, 0]
     with pytest.raises(RemapError, match="condition must be a boolean, got integer"):
+        value_of("map_values([true, 1]) -> |v| { if v { 1 } else { 0 } }")
+    with pytest.raises(RemapCompileError, match="condition must be a boolean, not integer"):
         value_of("map_values([1]) -> |v| { if v { 1 } else { 0 } }")
 
 
 def test_closure_errors() -> None:
     with pytest.raises(RemapError, match="must return a boolean"):
-        value_of("filter([1]) -> |_i, v| { v }")
+        value_of("filter([true, 1]) -> |_i, v| { v }")
+    with pytest.raises(RemapCompileError, match="type mismatch in closure return type"):
+        compile("filter([1]) -> |_i, v| { v }")
     with pytest.raises(RemapCompileError, match="takes 2 parameter"):
         compile("for_each([1]) -> |v| { v }")
     with pytest.raises(RemapCompileError, match="needs a closure"):

@@ -57,6 +57,31 @@ def test_remap_failed_record_passes_through_unchanged_by_default() -> None:
     assert emit.records() == [{"message": "not json"}, {}]  # the original, not the half-changed record
 
 
+@pytest.mark.parametrize(("source", "copy"), [
+    (". = parse_json!(.message)\n.n = 1\ndel(.message)", "none"),  # writes only into the new root
+    ("m = parse_json!(.message)\n. = {\"m\": m, \"tags\": .tags}\n.tags[0] = \"x\"", "none"),
+    (".n = 1\ndel(.message)\n. = parse_json!(.message)", "shallow"),
+    ("if .n == 1 { . = {} }\n.n = 2", "shallow"),  # a conditional root: later writes may reach the event
+    (".tags[0] = \"x\"\n. = parse_json!(.message)", "deep"),
+    ("del(.tags[0])", "deep"),
+    ("for_each(array!(.tags)) -> |_i, v| { .other.a = v }", "deep"),
+    (". = parse_json!(.message)\n.b = decode_base64!(\"/w==\")\n.tags = 1", "none"),
+    (".b = decode_base64!(\"/w==\")", "deep"),  # bytes are made printable in place, nested values included
+])
+def test_remap_copies_only_what_the_program_can_change(source: str, copy: str) -> None:
+    """Failed records pass through as they came, whatever the program wrote before failing."""
+    from conduix.remap import compile as compile_remap
+    from conduix.remap.paths import clone
+
+    assert compile_remap(source).copy_input is {"none": None, "shallow": dict, "deep": clone}[copy]
+    stage = make(RemapStage, source=source + "\nabort", drop_on_abort=False)
+    record = {"message": '{"a": 1}', "n": 1, "tags": ["t"], "nested": {"k": "v"}}
+    original = clone(record)
+    emit = Collector()
+    stage.process(batch(record), emit)  # aborts (or fails) after its writes
+    assert emit.records() == [original] and record == original
+
+
 def test_remap_drop_on_error_and_abort_with_reroute() -> None:
     stage = make(RemapStage, source='if .skip == true { abort "skipped" }\n.n = to_int!(.n)',
                  drop_on_error=True, reroute_dropped=True)

@@ -84,7 +84,8 @@ def test_dlq_replay_feeds_fixed_records_back_with_their_original_metadata(tmp_pa
     env = {"ORDERS_IN": str(orders), "ORDERS_OUT": str(tmp_path / "out.jsonl"),
            "ORDERS_DLQ": str(tmp_path / "dlq.jsonl")}
     proc = conduix("run", "examples/dead_letters.yaml", "--no-progress", env=env)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # records failed on purpose: completed with errors
+    assert "record errors (price: 2)" in proc.stderr
     letters = [json.loads(line) for line in (tmp_path / "dlq.jsonl").read_text().splitlines()]
     assert [d["record"]["id"] for d in letters] == [2, 4]
     fixed = tmp_path / "fixed.jsonl"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,13 +45,6 @@ def producing(status: dict[str, Any], node_id: str, at_least: int = 1) -> bool:
         return False
     task = entry["task"]
     return bool(task["next"] - task["resumed_from"] >= at_least)
-
-
-def eventually(condition: Any, timeout: float = 30.0, message: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{message} not met within {timeout} s"
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import pytest
 
 from conduix.supervision import TaskSpec, WorkerSpec
 from conduix.supervision.testing import read_events, read_sequence
-from tests.core.supervision.conftest import eventually, node, producing, supervisor, worker
+from conduix.testing import eventually
+from tests.core.supervision.conftest import node, producing, supervisor, worker
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +33,7 @@ def test_crash_loop_escalates_then_pauses_the_tree_until_resumed(system, tmp_pat
     assert [e[1] for e in read_events(tmp_path) if e[0] == "start"].count("w") == 6
 
     # restart counts and backoff delays are in the logs, with the escalation
-    eventually(lambda: "the tree is paused until resumed" in log_file.read_text(), message="pause logged")
+    eventually(lambda: "the tree is paused until resumed" in log_file.read_text(), what="pause logged")
     logged = log_file.read_text()
     delays = re.findall(r"supervisor sub: child w failed .*?; restarting w in ([0-9.]+) s \(restart (\d) of 2", logged)
     assert delays[:2] == [("0.050", "1"), ("0.100", "2")]
@@ -58,7 +59,7 @@ def test_operator_pause_stops_the_tasks_and_resume_restarts_them_from_their_chec
     paused = tree.wait_for(lambda s: all(node(s, w)["state"] == "paused" for w in "ab"))
     assert node(paused, "sub")["state"] == "paused"
     counts = {w: len(read_sequence(tmp_path, w)) for w in "ab"}
-    time.sleep(0.3)
+    time.sleep(0.3)  # sleep-ok: nothing may be written meanwhile
     assert {w: len(read_sequence(tmp_path, w)) for w in "ab"} == counts  # nothing written while paused
 
     tree.resume()

@@ -16,8 +16,9 @@ from conduix.errors import SupervisionError
 from conduix.supervision import SupervisionSystem, free_port
 from conduix.supervision._process import group_members
 from conduix.supervision.tree import iter_nodes
+from conduix.testing import eventually
 from tests.conftest import ROOT
-from tests.core.supervision.conftest import eventually, producing, supervisor, worker
+from tests.core.supervision.conftest import producing, supervisor, worker
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,7 @@ def test_nothing_survives_the_system_and_everything_listens_on_loopback(tmp_path
         sockets = listening(pids)
         assert admin_port in {c.laddr.port for c in sockets}
         assert {c.laddr.ip for c in sockets} == {"127.0.0.1"}
-    eventually(lambda: not any(alive(pid) for pid in pids), timeout=10, message="actor processes gone")
+    eventually(lambda: not any(alive(pid) for pid in pids), timeout=10, what="actor processes gone")
     assert group_members(group) == []
     assert not [c for c in psutil.net_connections("tcp")
                 if c.status == psutil.CONN_LISTEN and c.laddr.port == admin_port]
@@ -58,7 +59,7 @@ def test_an_error_inside_the_block_still_shuts_everything_down(tmp_path):
         tree.wait_for(lambda s: producing(s, "a", 1))
         (group,) = system._process_groups
         raise RuntimeError("boom")
-    eventually(lambda: group_members(group) == [], timeout=10, message="actor processes gone")
+    eventually(lambda: group_members(group) == [], timeout=10, what="actor processes gone")
 
 
 OWNER = textwrap.dedent("""
@@ -84,11 +85,11 @@ def test_a_sigkilled_owner_takes_its_actor_system_along(tmp_path):
         assert len(group_members(group)) >= 5
         owner.kill()
         owner.wait(10)
-        eventually(lambda: group_members(group) == [], timeout=20, message="orphaned actor system gone")
+        eventually(lambda: group_members(group) == [], timeout=20, what="orphaned actor system gone")
         assert not [c for c in psutil.net_connections("tcp")
                     if c.status == psutil.CONN_LISTEN and c.laddr.port == admin_port]
         written = (tmp_path / "a.out").stat().st_size
-        time.sleep(0.3)
+        time.sleep(0.3)  # sleep-ok: nothing may be written meanwhile
         assert (tmp_path / "a.out").stat().st_size == written  # no orphaned worker writes on
     finally:
         owner.kill()
@@ -113,7 +114,7 @@ def test_a_killed_root_supervisor_takes_its_workers_along_and_the_tree_says_so(t
         status = tree.wait_for(lambda s: producing(s, "a", 1) and producing(s, "b", 1))
         os.kill(status["pid"], signal.SIGKILL)
         workers = [n["pid"] for n in iter_nodes(status) if n["kind"] == "worker"]
-        eventually(lambda: not any(alive(pid) for pid in workers), timeout=10, message="workers died with root")
+        eventually(lambda: not any(alive(pid) for pid in workers), timeout=10, what="workers died with root")
         assert not tree.root_alive()
         with pytest.raises(SupervisionError, match=r"root supervisor of tree 'root' \(process \d+\) is gone"):
             tree.status()

@@ -9,7 +9,8 @@ import psutil
 import pytest
 
 from conduix.supervision.testing import read_sequence
-from tests.core.supervision.conftest import eventually, node, producing, supervisor, worker
+from conduix.testing import eventually
+from tests.core.supervision.conftest import node, producing, supervisor, worker
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ def test_sigkilled_worker_is_restarted_by_strategy(system, tmp_path, strategy, r
             assert entry["pid"] != pids[w] and entry["start_seq"] > max(first_starts.values())
             assert entry["task"]["resumed_from"] > 0  # resumed from its checkpoint
             eventually(lambda pid=pids[w]: not psutil.pid_exists(pid) or
-                       psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, message=f"old {w} gone")
+                       psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, what=f"old {w} gone")
         else:
             assert entry["pid"] == pids[w] and entry["restarts"] == 0
     new_order = sorted(restarted, key=lambda w: node(after, w)["start_seq"])
@@ -68,7 +69,7 @@ def test_worker_whose_task_raises_reports_and_is_restarted(system, tmp_path, log
     assert_no_gap(tmp_path, "a")
     assert max(read_sequence(tmp_path, "a")) > 30
     eventually(lambda: "worker a failed: RuntimeError: a: injected failure" in log_file.read_text(),
-               message="failure logged")
+               what="failure logged")
 
 
 def test_hung_worker_is_killed_after_its_heartbeat_timeout_and_restarted(system, tmp_path):
@@ -82,7 +83,7 @@ def test_hung_worker_is_killed_after_its_heartbeat_timeout_and_restarted(system,
     assert "no heartbeat" in node(status, "a")["last_failure"]
     assert node(status, "b")["restarts"] == 0
     eventually(lambda: not psutil.pid_exists(hung_pid) or
-               psutil.Process(hung_pid).status() == psutil.STATUS_ZOMBIE, message="hung worker killed")
+               psutil.Process(hung_pid).status() == psutil.STATUS_ZOMBIE, what="hung worker killed")
     tree.stop()
     assert_no_gap(tmp_path, "a")
 
@@ -96,7 +97,7 @@ def test_killed_child_supervisor_takes_its_workers_along_and_is_restarted(system
     os.kill(old["sub"], signal.SIGKILL)
     for name in ("w1", "w2"):  # parent-death signal: no orphaned worker keeps writing
         eventually(lambda pid=old[name]: not psutil.pid_exists(pid) or
-                   psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, message=f"{name} died with sub")
+                   psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, what=f"{name} died with sub")
     after = tree.wait_for(lambda s: node(s, "sub")["restarts"] == 1
                           and all(producing(s, w, 5) for w in ("w1", "w2")))
     assert {node(after, n)["pid"] for n in ("sub", "w1", "w2")}.isdisjoint(old.values())

@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from conduix.components import ComponentConfig
+from conduix.connector import Access, ComponentConfig, redact_url
 
-__all__ = ["AmqpConnectionConfig", "ExchangeConfig", "connect", "declare_exchange", "is_transient", "redact"]
+__all__ = ["AmqpConnectionConfig", "ExchangeConfig", "connect", "declare_exchange", "is_transient"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +34,9 @@ class AmqpConnectionConfig(ComponentConfig):
     declare_exchanges: list[ExchangeConfig] = Field(default_factory=list, description="Exchanges declared "
                                                     "(idempotently) at connect and after each reconnect.")
 
-
-def redact(url: str) -> str:
-    """The URL without its password, for log lines."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
+    def access(self) -> Access:
+        """The broker it connects to (for agents' allow-lists)."""
+        return Access(hosts=(self.url,))
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -63,7 +57,7 @@ async def connect(config: AmqpConnectionConfig, component: str, closing: Callabl
     from aio_pika.robust_connection import RobustConnection
     from yarl import URL
 
-    from conduix.errors import ConnectorError
+    from conduix.connector import ConnectorError
 
     url = URL(config.url)
     if "heartbeat" not in url.query:
@@ -87,12 +81,12 @@ async def connect(config: AmqpConnectionConfig, component: str, closing: Callabl
                 closed.set_result(True)
             problem = f"{type(exc).__name__}: {exc}"
             if deadline is not None and loop.time() + config.reconnect_wait > deadline:
-                raise ConnectorError(f"amqp {component!r}: cannot connect to {redact(config.url)} ({problem}) "
+                raise ConnectorError(f"amqp {component!r}: cannot connect to {redact_url(config.url)} ({problem}) "
                                      f"within {config.startup_timeout:g}s; check 'url' and that the broker is up "
                                      f"(startup_timeout: null waits forever)") from exc
             if attempt == 1:
                 logger.warning("amqp %r: cannot connect to %s (%s); trying every %.1fs", component,
-                               redact(config.url), problem, config.reconnect_wait)
+                               redact_url(config.url), problem, config.reconnect_wait)
         await asyncio.sleep(config.reconnect_wait)
 
     down = [False]  # one warning per outage, not one per reconnection attempt
@@ -101,11 +95,11 @@ async def connect(config: AmqpConnectionConfig, component: str, closing: Callabl
         if exc is not None and not closing() and not down[0]:
             down[0] = True
             logger.warning("amqp %r: connection to %s lost (%s); reconnecting every %.1fs", component,
-                           redact(config.url), exc, config.reconnect_wait)
+                           redact_url(config.url), exc, config.reconnect_wait)
 
     def on_reconnect(_sender: Any, *_args: Any) -> None:
         down[0] = False
-        logger.info("amqp %r: reconnected to %s", component, redact(config.url))
+        logger.info("amqp %r: reconnected to %s", component, redact_url(config.url))
 
     connection.close_callbacks.add(on_close)
     connection.reconnect_callbacks.add(on_reconnect)

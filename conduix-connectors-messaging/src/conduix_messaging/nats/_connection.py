@@ -7,10 +7,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-from conduix.components import ComponentConfig
-from conduix.errors import ConnectorError
+from conduix.connector import Access, ComponentConfig, ConnectorError, redact_url
 
 __all__ = ["NatsConnectionConfig", "connect", "is_transient"]
 
@@ -22,8 +21,8 @@ class NatsConnectionConfig(ComponentConfig):
                                description="NATS server URLs (nats://host:port); one string or a list.")
     name: str | None = Field(None, description="Connection name shown by the server (default: the component id).")
     user: str | None = Field(None, description="User name (with 'password').")
-    password: str | None = Field(None, description="Password (with 'user').")
-    token: str | None = Field(None, description="Authentication token.")
+    password: SecretStr | None = Field(None, description="Password (with 'user').")
+    token: SecretStr | None = Field(None, description="Authentication token.")
     creds_file: str | None = Field(None, description="Path of a .creds file (JWT + NKey seed).")
     connect_timeout: float = Field(2.0, gt=0, description="Seconds for one connection attempt.")
     reconnect_wait: float = Field(2.0, gt=0, description="Seconds between reconnection attempts.")
@@ -31,6 +30,10 @@ class NatsConnectionConfig(ComponentConfig):
                                         "-1 (the default) reconnects forever.")
     startup_timeout: float | None = Field(60.0, gt=0, description="Seconds to keep trying the first connection "
                                           "before the component fails; null: forever.")
+
+    def access(self) -> Access:
+        """The servers it connects to and the credentials file it reads (for agents' allow-lists)."""
+        return Access(hosts=tuple(self.servers), reads=(self.creds_file,) if self.creds_file else ())
 
     @field_validator("servers", mode="before")
     @classmethod
@@ -76,14 +79,15 @@ async def connect(config: NatsConnectionConfig, component: str, closing: Callabl
     }
     if config.user is not None:
         options["user"] = config.user
-        options["password"] = config.password
+        options["password"] = config.password.get_secret_value() if config.password is not None else None
     if config.token is not None:
-        options["token"] = config.token
+        options["token"] = config.token.get_secret_value()
     if config.creds_file is not None:
         options["user_credentials"] = config.creds_file
     try:
         return await asyncio.wait_for(nats.connect(**options), config.startup_timeout)
     except asyncio.TimeoutError:
-        raise ConnectorError(f"nats {component!r}: no server of {', '.join(config.servers)} answered within "
+        servers = ", ".join(map(redact_url, config.servers))
+        raise ConnectorError(f"nats {component!r}: no server of {servers} answered within "
                              f"{config.startup_timeout:g}s; check 'servers' and that NATS is up (startup_timeout: "
                              f"null waits forever)") from None

@@ -1,25 +1,23 @@
 """``nats`` source: core NATS subjects (wildcards, queue groups) or a JetStream durable pull consumer.
 
 JetStream messages are acknowledged only after every sink wrote them (at-least-once) and
-nak'ed with a delay when the pipeline stops or fails before that; core NATS is best effort.
+nak'ed with a delay when they will not be (a component failed on them) or the pipeline stops or fails
+before that; core NATS is best effort.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
-import itertools
 import logging
 import threading
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from conduix.components import Batch, ComponentConfig, Context, Rejected, Source
-from conduix.errors import ConnectorError, RetryableError
-from conduix_messaging._common import PayloadFormat, decode_payload
-from conduix_messaging._loop import Cancelled, LoopThread
+from conduix.connector import Access, ComponentConfig, ConnectorError, Context, SharedMeta, Source
+from conduix_messaging._client import MessageSource
+from conduix_messaging._common import PayloadFormat
 from conduix_messaging.nats._connection import NatsConnectionConfig, connect, is_transient
 
 __all__ = ["JetStreamSourceConfig", "NatsSource", "NatsSourceConfig"]
@@ -45,7 +43,8 @@ class NatsSourceConfig(NatsConnectionConfig):
                                                     "durable pull consumer (at-least-once) instead of core NATS.")
     format: PayloadFormat = Field("json", description="'json': the body is JSON (a non-object becomes "
                                   "{message: value}; invalid JSON goes to on_error); 'text'/'bytes': the body "
-                                  "becomes {message: body}.")
+                                  "becomes {message: body} (a 'text' body that is not UTF-8 goes to on_error, its "
+                                  "bytes kept in the dead letter).")
     max_in_flight: int = Field(10_000, ge=1, description="Messages read but not yet acknowledged downstream; "
                                "reading pauses at this bound.")
 
@@ -65,45 +64,36 @@ class NatsSourceConfig(NatsConnectionConfig):
         return self
 
 
-class NatsSource(Source[NatsSourceConfig]):
+class NatsSource(MessageSource, Source[NatsSourceConfig]):
     """Reads NATS messages in batches; each record's metadata carries subject, headers and, for
     JetStream, stream, stream_seq and num_delivered."""
 
     Config = NatsSourceConfig
+    protocol = "nats"
+    is_transient = staticmethod(is_transient)
+
+    @classmethod
+    def access(cls, config: NatsSourceConfig) -> Access:
+        return config.access()
 
     def __init__(self, config: NatsSourceConfig, context: Context) -> None:
         super().__init__(config, context)
-        self._loop: LoopThread | None = None
-        self._closing = False
-        self._acking: set[concurrent.futures.Future[None]] = set()
-        self._ack_lock = threading.Lock()
         self._nc: Any = None
         self._psub: Any = None
         self._inbox: collections.deque[Any] = collections.deque()  # core NATS: appended on the loop
         self._ready = threading.Event()
-        self._pending: dict[int, list[Any]] = {}
-        self._pending_lock = threading.Lock()
         self._keepalive: asyncio.Future[None] | None = None
         self._in_flight = 0
+        self._max_in_flight = config.max_in_flight
         self._seq = 0
-        self._ids = itertools.count()
-        self._stopped = False
+        self._not_delivered: int | None = None  # JetStream: num_pending of the last fetch (0 after an empty one)
 
     # -- life cycle ----------------------------------------------------------------------
-    def open(self) -> None:
-        self._loop = LoopThread(f"conduix-nats-{self.id}").start()
-        try:
-            self._loop.run(self._open(), cancel_if=lambda: self._stopped)
-        except Cancelled:  # asked to stop while still connecting: nothing was read, nothing to drain
-            logger.info("source %r stopped before it could connect", self.id)
-            return
-        except BaseException:
-            self.close()  # the runtime does not close a component whose open() failed: stop the loop here
-            raise
+    def _connected(self) -> None:
         logger.info("nats source %r reading %s%s", self.id, ", ".join(self.config.subjects),
                     f" from stream {self.config.jetstream.stream}" if self.config.jetstream else "")
 
-    async def _open(self) -> None:
+    async def _connect(self) -> None:
         cfg = self.config
         self._nc = await connect(cfg, self.id, lambda: self._closing)
         if cfg.jetstream is None:
@@ -147,42 +137,22 @@ class NatsSource(Source[NatsSourceConfig]):
 
     async def _on_message(self, msg: Any) -> None:
         inbox = self._inbox
-        while len(inbox) >= self.config.max_in_flight:  # full: nats-py's own pending limit applies meanwhile
+        while len(inbox) >= self._max_in_flight:  # full: nats-py's own pending limit applies meanwhile
             await asyncio.sleep(0.005)
         inbox.append(msg)
         if not self._ready.is_set():
             self._ready.set()
 
-    def stop(self) -> None:
-        self._stopped = True
-
-    def close(self) -> None:
-        loop = self._loop
-        if loop is None:
+    async def _disconnect(self) -> None:
+        if self._nc is None:
             return
-        self._closing = True
-        with self._ack_lock:
-            acking = list(self._acking)
-        concurrent.futures.wait(acking, timeout=10)  # acks go out before the connection closes
-        loop.shut_down(self._close if self._nc is not None else None, f"nats source {self.id!r}")
-        self._loop = None
-
-    async def _close(self) -> None:
         if self._keepalive is not None:
             self._keepalive.cancel()
-        with self._pending_lock:
-            unacked = [m for msgs in self._pending.values() for m in msgs]
-            self._pending.clear()
+        unacked = self._all_pending()
         if unacked and self.config.jetstream is not None:
-            delay = self.config.jetstream.nak_delay
             logger.info("nats source %r: nak'ing %d unacknowledged message(s), redelivered in %.1fs",
-                        self.id, len(unacked), delay)
-            for msg in unacked:
-                try:
-                    await msg.nak(delay=delay)
-                except Exception as exc:  # the server redelivers after ack_wait anyway
-                    logger.warning("nats source %r: nak failed (%s); redelivery after ack_wait", self.id, exc)
-                    break
+                        self.id, len(unacked), self.config.jetstream.nak_delay)
+            await self._nak(unacked)
         try:
             await self._nc.flush(timeout=5)
         except Exception as exc:
@@ -190,29 +160,16 @@ class NatsSource(Source[NatsSourceConfig]):
         await self._nc.close()
 
     # -- reading -------------------------------------------------------------------------
-    def read(self, max_records: int) -> Batch | None:
-        assert self._loop is not None
-        if self._stopped:
-            return Batch([])
-        cfg = self.config
-        room = cfg.max_in_flight - self._in_flight
+    def _take(self, wanted: int) -> list[Any]:
+        room = self.config.max_in_flight - self._in_flight
         if room <= 0:
-            return Batch([])  # wait for acknowledgements before reading more
-        wanted = min(max_records, room)
-        try:
-            if cfg.jetstream is None:
-                msgs = self._take(wanted, 0.1)
-            else:
-                msgs = self._loop.run(self._fetch(wanted, cfg.jetstream.fetch_timeout), timeout=30)
-        except Exception as exc:
-            if is_transient(exc):
-                raise RetryableError(f"nats source {self.id!r}: {type(exc).__name__}: {exc}") from exc
-            raise
-        if not msgs:
-            return Batch([])
-        return self._batch(msgs)
+            return []  # wait for acknowledgements before reading more
+        jetstream = self.config.jetstream
+        if jetstream is None:
+            return self._take_received(min(wanted, room), 0.1)
+        return self.call(self._fetch(min(wanted, room), jetstream.fetch_timeout), timeout=30)
 
-    def _take(self, wanted: int, wait: float) -> list[Any]:
+    def _take_received(self, wanted: int, wait: float) -> list[Any]:
         """Core NATS: up to ``wanted`` received messages, waiting at most ``wait`` for the first one.
         The deque is filled on the loop and emptied here, without a hop to the loop per batch."""
         inbox = self._inbox
@@ -229,68 +186,76 @@ class NatsSource(Source[NatsSourceConfig]):
         try:
             # nats-py's fetch can outlive its own timeout (seen under load): bound it here too; messages
             # a cancelled fetch had received are redelivered by the server after ack_wait
-            return list(await asyncio.wait_for(self._psub.fetch(batch=wanted, timeout=timeout), timeout + 2))
+            fetched = list(await asyncio.wait_for(self._psub.fetch(batch=wanted, timeout=timeout), timeout + 2))
         except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            self._not_delivered = 0
             return []
+        if fetched:
+            self._not_delivered = int(fetched[-1].metadata.num_pending)
+        return fetched
 
-    def _batch(self, msgs: list[Any]) -> Batch:
-        cfg = self.config
-        fmt = cfg.format
-        js = cfg.jetstream is not None
-        records: list[dict[str, Any]] = []
-        meta: list[dict[str, Any]] = []
-        rejects: list[Rejected] = []
-        source = self.id
-        for msg in msgs:
+    def lag(self) -> dict[str, int] | None:
+        """JetStream: the consumer's pending messages (not delivered yet, as the last fetch said, plus delivered
+        and not acknowledged), keyed by stream; None for core NATS, which keeps no backlog."""
+        jetstream = self.config.jetstream
+        if jetstream is None or self._not_delivered is None:
+            return None
+        return {jetstream.stream: self._not_delivered + self._in_flight}
+
+    def _metas(self, messages: list[Any]) -> list[dict[str, Any]] | SharedMeta:
+        if self.config.jetstream is not None:
+            return [self._meta(msg) for msg in messages]
+        seq = self._seq
+        self._seq = seq + len(messages)
+        if any(msg.headers or msg.reply for msg in messages):
+            return [self._meta(msg, n) for n, msg in enumerate(messages, seq + 1)]
+        # core NATS, the common case: kept per batch, the dicts (the same as _meta's) made only when read
+        subjects = [msg.subject for msg in messages]
+        return SharedMeta({"source": self.id}, {"subject": subjects, "position": [
+            f"{subject}#{n}" for n, subject in enumerate(subjects, seq + 1)]})
+
+    def _meta(self, msg: Any, seq: int | None = None) -> dict[str, Any]:
+        if seq is None:
             self._seq += 1
-            m: dict[str, Any] = {"source": source, "subject": msg.subject}
-            if msg.headers:
-                m["headers"] = dict(msg.headers)
-            if js:
-                md = msg.metadata
-                m["stream"] = md.stream
-                m["stream_seq"] = md.sequence.stream
-                m["num_delivered"] = md.num_delivered
-                m["position"] = f"{md.stream}#{md.sequence.stream}"
-            elif msg.reply:
+            seq = self._seq
+        m: dict[str, Any] = {"source": self.id, "subject": msg.subject}
+        if msg.headers:
+            m["headers"] = dict(msg.headers)
+        if self.config.jetstream is not None:
+            md = msg.metadata
+            m["stream"] = md.stream
+            m["stream_seq"] = md.sequence.stream
+            m["num_delivered"] = md.num_delivered
+            m["position"] = f"{md.stream}#{md.sequence.stream}"
+        else:
+            if msg.reply:
                 m["reply"] = msg.reply
-            try:
-                records.append(decode_payload(msg.data, fmt))
-            except ValueError as exc:
-                m.setdefault("position", f"{msg.subject}#{self._seq}")  # core NATS: where the reject came from
-                rejects.append(Rejected(str(exc), record={"message": msg.data.decode("utf-8", errors="replace")},
-                                        meta=m))
-                continue
-            meta.append(m)
-        position: int | None = None
-        if js:
-            position = next(self._ids)
-            with self._pending_lock:
-                self._pending[position] = msgs
-            self._in_flight += len(msgs)
-        return Batch(records, meta, position=position, rejects=rejects or None)
+            m["position"] = f"{msg.subject}#{seq}"
+        return m
+
+    def _body(self, msg: Any) -> bytes:
+        return msg.data
+
+    def _keeps(self, messages: list[Any]) -> bool:
+        if self.config.jetstream is None:
+            return False  # core NATS: nothing to acknowledge
+        self._in_flight += len(messages)
+        return True
 
     # -- acknowledgement -----------------------------------------------------------------
-    def _track(self, future: concurrent.futures.Future[None]) -> None:
-        with self._ack_lock:
-            self._acking.add(future)
-        future.add_done_callback(self._untrack)
-
-    def _untrack(self, future: concurrent.futures.Future[None]) -> None:
-        with self._ack_lock:
-            self._acking.discard(future)
-
     def acknowledge(self, position: Any) -> None:
-        if position is None:
-            return
-        with self._pending_lock:
-            msgs = self._pending.pop(position, None)
-        if not msgs:
-            return
-        self._in_flight -= len(msgs)
-        assert self._loop is not None
-        # a lost ack means a redelivery, never a loss
-        self._track(self._loop.submit(self._ack(msgs)))
+        msgs = self._take_pending(position) if position is not None else None
+        if msgs:
+            self._in_flight -= len(msgs)
+            self.settle(self._ack(msgs))
+
+    def nack(self, position: Any, error: BaseException | str) -> None:
+        """A batch that will not be written: nak'ed now, redelivered after ``nak_delay``."""
+        msgs = self._take_pending(position) if position is not None else None
+        if msgs:
+            self._in_flight -= len(msgs)
+            logger.info("nats source %r: nak'ing %d message(s) not written (%s)", self.id, len(msgs), error)
+            self.settle(self._nak(msgs))
 
     async def _ack(self, msgs: list[Any]) -> None:
         for msg in msgs:
@@ -299,4 +264,14 @@ class NatsSource(Source[NatsSourceConfig]):
             except Exception as exc:
                 logger.warning("nats source %r: ack of %d message(s) failed (%s); the server redelivers them "
                                "after ack_wait", self.id, len(msgs), exc)
+                return
+
+    async def _nak(self, msgs: list[Any]) -> None:
+        assert self.config.jetstream is not None
+        delay = self.config.jetstream.nak_delay
+        for msg in msgs:
+            try:
+                await msg.nak(delay=delay)
+            except Exception as exc:  # the server redelivers after ack_wait anyway
+                logger.warning("nats source %r: nak failed (%s); redelivery after ack_wait", self.id, exc)
                 return

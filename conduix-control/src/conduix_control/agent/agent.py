@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -12,13 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conduix.errors import ConfigError
+from conduix.observability.server import ObservabilityServer
 from conduix_control.agent.channel import ChannelSettings, CommandChannel, Mode
 from conduix_control.agent.client import ControlClient
 from conduix_control.agent.process import WorkerProcess
 from conduix_control.errors import ControlError, ControlRequestError, RedisUnavailableError
-from conduix_control.fencing import lease_key
+from conduix_control.keys import Keys
 from conduix_control.redis_client import ResilientClient, ResilientSettings
-from conduix_control.service.commands import heartbeat_key
+from conduix_control.service.actions import TERMINAL
 
 __all__ = ["Agent", "AgentOptions"]
 
@@ -38,6 +41,18 @@ class AgentOptions:
     checkpoint_store: str | None = None  #: default: the Redis URL (shared, fenced checkpoints)
     report_interval: float = 1.0  #: per-component stats reach the UI's live view about this often
     token: str | None = None  #: API token (role agent) sent as ``Authorization: Bearer``
+    allow_code: bool = False  #: run components that run code a pipeline names (``python`` stages)
+    allow_paths: list[Path] | None = None  #: folders pipelines' files must be in (None: ``<state_dir>/files``)
+    allow_hosts: list[str] | None = None  #: hosts pipelines may connect to (None: any)
+    metrics_host: str = "127.0.0.1"  #: where ``/metrics``, ``/health``, ``/ready``, ``/status`` are served...
+    metrics_port: int | None = None  #: ...on this port (0: a free one; None: not served; the CLI's default: 9599)
+    redis_settings: ResilientSettings | None = None  #: None: defaults and ``CONDUIX_REDIS_*``
+
+    def allow(self) -> dict[str, Any]:
+        """The allow-list as sent to workers (see :func:`conduix_control.agent.worker.policy`)."""
+        paths = self.allow_paths if self.allow_paths is not None else [Path(self.state_dir) / "files"]
+        return {"code": self.allow_code, "paths": [str(Path(p).resolve()) for p in paths],
+                "hosts": None if self.allow_hosts is None else list(self.allow_hosts)}
 
 
 class Agent:
@@ -47,12 +62,17 @@ class Agent:
         self.options = options
         self.id = options.agent_id
         self.client = ControlClient(options.control_url, token=options.token)
-        self.redis = ResilientClient(options.redis_url, ResilientSettings.from_env()) if options.redis_url else None
+        resilience = options.redis_settings or ResilientSettings.from_env()
+        self.redis = ResilientClient(options.redis_url, resilience) if options.redis_url else None
         self.store = options.checkpoint_store or options.redis_url
         self.state_dir = Path(options.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if options.allow_paths is None:
+            (self.state_dir / "files").mkdir(exist_ok=True)  # where pipelines may read and write by default
+        self.dumpable = _not_dumpable()
         self.workers: dict[int, WorkerProcess] = {}
         self.timings: dict[str, float] = {}
+        self.keys: Keys | None = None  #: the deployment's Redis names, learnt when registering
         self.channel: CommandChannel | None = None
         self._lock = threading.RLock()  # commands
         self._report_lock = threading.Lock()
@@ -64,6 +84,8 @@ class Agent:
         self._refused_children: dict[int, str] = {}  # parent run id -> why a child run was refused
         self._last_report: dict[int, float] = {}
         self._stop = threading.Event()
+        self.endpoint: ObservabilityServer | None = None
+        self.metrics_url: str | None = None  #: where the endpoint listens, once :meth:`run` started it
 
     # -- commands --
     def _applied_path(self) -> Path:
@@ -123,7 +145,9 @@ class Agent:
             current.stop()
         if kind in ("start", "resume", "restart"):
             lease = self.timings.get("lease", 20.0)
+            assert self.keys is not None
             self.workers[assignment_id] = WorkerProcess(payload, state_dir=self.state_dir, store=self.store,
+                                                        key_prefix=self.keys.prefix, allow=self.options.allow(),
                                                         lease_deadline=time.time() + lease, on_event=self._on_event)
         elif kind not in ("stop", "pause"):
             raise ControlError(f"unknown command kind {kind!r}")
@@ -142,6 +166,14 @@ class Agent:
                 self._pending_children.append((worker.run_id, {"pipeline": event.get("pipeline"),
                                                                "parameters": event.get("parameters") or {}}))
             self._flush_children()
+        elif kind == "paused":  # the supervision tree gave up; it resumes by itself on its schedule
+            why = _paused_text(event)
+            logger.error("agent %s: run %d of %s paused: %s", self.id, worker.run_id, worker.payload["checkpoint_id"],
+                         why)
+            self._report(worker.run_id, {"status": "paused", "error": why}, force=True)
+        elif kind == "resumed":
+            logger.info("agent %s: run %d of %s resumed", self.id, worker.run_id, worker.payload["checkpoint_id"])
+            self._report(worker.run_id, {"status": "running"}, force=True)
         elif kind == "fenced":
             logger.error("agent %s: %s", self.id, event.get("error"))
         elif kind == "finished":
@@ -197,7 +229,10 @@ class Agent:
 
     def _flush_reports(self) -> None:
         with self._report_lock:
-            pending = list(self._pending_reports.items())
+            asking = {run_id for run_id, _ in self._pending_children}
+            # a run's end waits for its child requests: the control plane takes them from running runs only
+            pending = [(run_id, fields) for run_id, fields in self._pending_reports.items()
+                       if run_id not in asking or fields.get("status") not in TERMINAL]
         for run_id, fields in pending:
             try:
                 self.client.report(run_id, **fields)
@@ -216,12 +251,14 @@ class Agent:
         sent_at = time.time()
         mode = self.channel.mode if self.channel else Mode.REST
         info = {"runs": {str(w.run_id): w.stats for w in self.workers.values() if w.alive},
-                "redis": self.redis.metrics.as_dict() if self.redis else None}
+                "redis": self.redis.metrics.summary() if self.redis else None,
+                "channel": self.channel.stats() if self.channel else None, "dumpable": self.dumpable}
         ok = False
         if self.redis is not None and mode in (Mode.REDIS, Mode.HYBRID):
             beat = json.dumps({"time": sent_at, "mode": mode.value, "info": info})
             try:
-                self.redis.set(heartbeat_key(self.id), beat, ex=self.timings["heartbeat_timeout"])
+                assert self.keys is not None
+                self.redis.set(self.keys.heartbeat(self.id), beat, ex=self.timings["heartbeat_timeout"])
                 ok = True
                 self._check_tokens()
             except RedisUnavailableError as exc:
@@ -240,9 +277,9 @@ class Agent:
 
     def _check_tokens(self) -> None:
         """Stop at once a pipeline whose lease token in Redis grew: the control plane gave it to another agent."""
-        assert self.redis is not None
+        assert self.redis is not None and self.keys is not None
         workers = [w for w in list(self.workers.values()) if w.running]
-        stored = self.redis.mget([lease_key(w.payload["checkpoint_id"]) for w in workers])
+        stored = self.redis.mget([self.keys.lease(w.payload["checkpoint_id"]) for w in workers])
         for worker, raw in zip(workers, stored):
             if raw is not None and int(raw) > worker.token:
                 logger.warning("agent %s: %s now has lease token %s > ours (%d): reassigned, stopping it",
@@ -288,6 +325,7 @@ class Agent:
                 answer = self.client.register(self.id, socket.gethostname(), self.options.labels,
                                               self.options.capacity, Mode.REST.value)
                 self.timings = answer["settings"]
+                self.keys = Keys(answer["deployment"])
                 return
             except ControlError as exc:
                 if isinstance(exc, ControlRequestError) and exc.status in (401, 403):
@@ -296,15 +334,39 @@ class Agent:
                 self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
 
+    def serve_endpoint(self) -> None:
+        """Serve ``/metrics``, ``/health``, ``/ready``, ``/status`` when ``metrics_port`` is set."""
+        port, host = self.options.metrics_port, self.options.metrics_host
+        if port is None or self.endpoint is not None:
+            return
+        from conduix_control.agent.endpoint import AgentBackend
+
+        try:
+            self.endpoint = ObservabilityServer(AgentBackend(self), host, port).start()
+        except OSError as exc:
+            raise ConfigError(f"agent {self.id}: cannot serve /metrics on {host}:{port}: {exc}",
+                               hint="give another port (--metrics-port, $CONDUIX_AGENT_METRICS_PORT; 0 takes "
+                                    "a free one)") from exc
+        self.metrics_url = self.endpoint.url
+        logger.info("agent %s serving /metrics, /health, /ready at %s", self.id, self.metrics_url)
+
     def run(self) -> None:
         """Register, then heartbeat and serve commands until :meth:`stop`; stops the workers on the way out."""
+        self.serve_endpoint()
+        try:
+            self._run()
+        finally:
+            if self.endpoint is not None:
+                self.endpoint.stop()
+
+    def _run(self) -> None:
         self._register()
-        if self._stop.is_set():
+        if self._stop.is_set() or self.keys is None:  # stopped while registering
             return
         t = self.timings
         self.channel = CommandChannel(self.id, self.redis, self.client, self.deliver, ChannelSettings(
             poll_interval=t["poll_interval"], check_interval=min(1.0, t["heartbeat_interval"]),
-            recovery_interval=t["poll_interval"])).start()
+            recovery_interval=t["poll_interval"]), keys=self.keys).start()
         logger.info("agent %s running (mode %s, control plane %s)", self.id, self.channel.mode.value,
                     self.options.control_url)
         last_sync = 0.0
@@ -334,3 +396,34 @@ class Agent:
 
     def stop(self) -> None:
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+
+def _paused_text(event: dict[str, Any]) -> str:
+    """A paused run's reason as the control plane shows it, with when it resumes by itself."""
+    text = str(event.get("error") or "the supervision tree gave up")
+    resume_at, attempt, limit = event.get("resume_at"), event.get("attempt"), event.get("max_attempts")
+    if resume_at is None:
+        return f"{text}; no automatic resume left"
+    when = time.strftime("%H:%M:%S UTC", time.gmtime(float(resume_at)))
+    return f"{text}; resuming by itself at {when} (automatic resume {attempt}{'' if limit is None else f' of {limit}'})"
+
+
+def _not_dumpable() -> bool | None:
+    """Make the agent non-dumpable (Linux): processes of the same user, such as a pipeline's code in a worker,
+    then cannot read its environment (its token) from /proc or attach to it. Workers start dumpable again.
+    Returns whether the agent is dumpable now (None: unknown, not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+        return bool(libc.prctl(3, 0, 0, 0, 0))  # PR_GET_DUMPABLE
+    except (OSError, AttributeError) as exc:
+        logger.warning("could not make the agent non-dumpable: %s", exc)
+        return None

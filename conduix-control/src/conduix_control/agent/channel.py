@@ -1,4 +1,8 @@
-"""The agent's command channel: Redis pub/sub, REST polling, and the modes in between.
+"""The agent's command channel: Redis pub/sub wake-ups, REST polling, and the modes in between.
+
+Commands always come from the control plane's REST API (``GET /agents/{id}/commands``, with the agent's
+own credential). Redis only says *when* to ask: any message on the agent's wake channel makes it fetch
+its commands at once, so a message published by someone else runs nothing.
 
 ::
 
@@ -6,7 +10,7 @@
       ^                                                 |  ^                                       |
       +------(stable_checks good checks in a row)-------+  +--(a recovery check succeeds)----------+
 
-- REDIS: commands arrive over pub/sub; no polling.
+- REDIS: a wake-up over pub/sub makes the agent fetch its commands; no polling otherwise.
 - HYBRID: Redis is suspect: keep the subscription *and* poll REST every ``poll_interval``;
   check Redis every ``check_interval``; go back to REDIS only after it was fine for
   ``stable_checks`` checks in a row (and the subscription is connected again).
@@ -18,7 +22,6 @@ Commands can arrive twice (pub/sub and polling, or a resend); the agent applies 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -29,8 +32,8 @@ from typing import Any
 
 from conduix_control.agent.client import ControlClient
 from conduix_control.errors import ControlError
+from conduix_control.keys import Keys
 from conduix_control.redis_client import ResilientClient, Subscription
-from conduix_control.service.commands import command_channel
 
 __all__ = ["ChannelSettings", "CommandChannel", "Mode"]
 
@@ -56,8 +59,10 @@ class CommandChannel:
     """Delivers commands to ``deliver(command, via)`` whichever way they can come."""
 
     def __init__(self, agent_id: str, redis: ResilientClient | None, client: ControlClient,
-                 deliver: Callable[[dict[str, Any], str], None], settings: ChannelSettings | None = None) -> None:
+                 deliver: Callable[[dict[str, Any], str], None], settings: ChannelSettings | None = None, *,
+                 keys: Keys) -> None:
         self.agent_id = agent_id
+        self.keys = keys
         self.redis = redis
         self.client = client
         self.deliver = deliver
@@ -70,11 +75,14 @@ class CommandChannel:
         self._last_poll = 0.0
         self._last_check = 0.0
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.wakeups = 0  #: wake-up messages received (each makes at most one fetch, coalesced)
+        self.fetches = 0  #: REST fetches of commands (polls and wake-ups)
         self._thread = threading.Thread(target=self._loop, name="conduix-channel", daemon=True)
 
     def start(self) -> CommandChannel:
         if self.redis is not None:
-            self._subscription = self.redis.subscribe(command_channel(self.agent_id), self._on_message)
+            self._subscription = self.redis.subscribe(self.keys.wake_channel(self.agent_id), self._on_message)
             self._subscription.connected.wait(2.0)
             if self._healthy():
                 self._enter(Mode.REDIS)
@@ -85,12 +93,9 @@ class CommandChannel:
         return self
 
     def _on_message(self, data: bytes) -> None:
-        try:
-            command = json.loads(data)
-        except ValueError:
-            logger.error("ignoring a malformed command message: %r", data[:200])
-            return
-        self.deliver(command, "redis")
+        """A wake-up: whatever it says, the only thing it does is make the loop fetch commands over REST."""
+        self.wakeups += 1
+        self._wake.set()
 
     def _healthy(self) -> bool:
         if self.redis is None or not self.redis.ping():
@@ -104,19 +109,25 @@ class CommandChannel:
         self.transitions.append((time.time(), mode))
         self._good = self._bad = 0
 
-    def _poll(self) -> None:
+    def _poll(self, via: str = "rest") -> None:
         self._last_poll = time.monotonic()
+        self.fetches += 1
         try:
             commands = self.client.poll(self.agent_id)
         except ControlError as exc:
             logger.warning("agent %s: cannot poll commands: %s", self.agent_id, exc)
             return
         for command in commands:
-            self.deliver(command, "rest")
+            self.deliver(command, via)
 
     def _loop(self) -> None:
         s = self.settings
-        while not self._stop.wait(0.2):
+        while not self._stop.is_set():
+            if self._wake.wait(0.2):
+                self._wake.clear()  # wake-ups arriving during the fetch make one more fetch, not one each
+                self._poll(via="redis")
+            if self._stop.is_set():
+                return
             now = time.monotonic()
             if self.mode is not Mode.REDIS and now - self._last_poll >= s.poll_interval:
                 self._poll()
@@ -139,6 +150,10 @@ class CommandChannel:
                     self._enter(Mode.REST)
             elif self.mode is Mode.REST and healthy:
                 self._enter(Mode.HYBRID)
+
+    def stats(self) -> dict[str, int]:
+        """Sent with heartbeats (``GET /agents/{id}`` -> ``info.channel``)."""
+        return {"wakeups": self.wakeups, "fetches": self.fetches}
 
     def stop(self) -> None:
         self._stop.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -13,9 +14,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WorkerProcess"]
+from conduix.redaction import redact
+
+__all__ = ["WorkerProcess", "worker_environment"]
 
 logger = logging.getLogger(__name__)
+
+#: the agent's own credentials and the control plane's secrets: never a pipeline's business
+_PRIVATE = ("CONDUIX_CONTROL_TOKEN", "CONDUIX_CONTROL_ADMIN_PASSWORD", "CONDUIX_CONTROL_SECRET_KEY",
+            "CONDUIX_CONTROL_OIDC_CLIENT_SECRET")
+
+
+def worker_environment() -> dict[str, str]:
+    """The agent's environment without its credentials: pipelines resolve ``${VAR}`` from the rest."""
+    return {k: v for k, v in os.environ.items() if k not in _PRIVATE}
 
 
 class WorkerProcess:
@@ -27,7 +39,8 @@ class WorkerProcess:
     """
 
     def __init__(self, payload: dict[str, Any], *, state_dir: Path, store: str | None, lease_deadline: float,
-                 on_event: Callable[[WorkerProcess, dict[str, Any]], None]) -> None:
+                 on_event: Callable[[WorkerProcess, dict[str, Any]], None], key_prefix: str = "",
+                 allow: dict[str, Any] | None = None) -> None:
         self.payload = payload
         self.assignment_id = int(payload["assignment_id"])
         self.run_id = int(payload["run_id"])
@@ -35,6 +48,7 @@ class WorkerProcess:
         self.lease_deadline = lease_deadline
         self.on_event = on_event
         self.stats: dict[str, Any] = {}
+        self.metrics = ""  #: the run's metrics as Prometheus text, as of the worker's last stats
         self.finished: dict[str, Any] | None = None
         self.created_at = time.time()
         self.stopping = False
@@ -43,11 +57,11 @@ class WorkerProcess:
         run_dir = state_dir / "runs" / f"{payload['checkpoint_id']}-t{self.token}"
         run_dir.mkdir(parents=True, exist_ok=True)
         spec = {"yaml": payload["yaml"], "checkpoint_id": payload["checkpoint_id"], "token": self.token,
-                "state_dir": str(run_dir), "store": store, "lease_deadline": lease_deadline,
-                "parameters": payload.get("parameters"), "children": payload.get("children")}
+                "state_dir": str(run_dir), "store": store, "key_prefix": key_prefix, "lease_deadline": lease_deadline,
+                "parameters": payload.get("parameters"), "children": payload.get("children"), "allow": allow}
         self.proc = subprocess.Popen([sys.executable, "-m", "conduix_control.agent.worker"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, bufsize=1, cwd=run_dir)
+                                     text=True, bufsize=1, cwd=run_dir, env=worker_environment())
         self._send(spec)
         threading.Thread(target=self._read_stderr, daemon=True).start()
         threading.Thread(target=self._read_stdout, daemon=True).start()
@@ -93,7 +107,8 @@ class WorkerProcess:
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+        for line in self.proc.stderr:  # the worker masks its secrets; URL passwords are masked again here
+            line = redact(line)
             self._stderr.append(line.rstrip())
             sys.stderr.write(line)
 
@@ -105,6 +120,7 @@ class WorkerProcess:
             except ValueError:
                 continue
             if event.get("event") == "stats":
+                self.metrics = str(event.pop("metrics", None) or "")
                 self.stats = {k: v for k, v in event.items() if k not in ("event", "components")}  # heartbeats
             if event.get("event") == "finished":
                 self.finished = event

@@ -10,6 +10,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from conduix_control.db import Database
+from conduix_control.keys import Keys
 from conduix_control.redis_client import ResilientClient
 from conduix_control.service.commands import CommandBus
 from conduix_control.settings import ControlSettings
@@ -23,6 +24,7 @@ class Plane:
     settings: ControlSettings
     redis: ResilientClient | None
     bus: CommandBus
+    keys: Keys
     leader: Any = None  # the LeaderLoop, once started
 
 

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from conduix_control import views
 from conduix_control.api.deps import Plane, plane, session, to_dict
-from conduix_control.api.schemas import AckIn, AgentIn, CommandIn, HeartbeatIn
+from conduix_control.api.schemas import AckIn, AgentIn, CommandIn, HeartbeatIn, Limit
+from conduix_control.auth.identity import Identity, current_identity, require_agent
 from conduix_control.db.models import Agent, Assignment, Command
 from conduix_control.errors import ControlError, NotFoundError
 from conduix_control.service.actions import ACTIONS, heartbeat, live_assignments, register_agent
@@ -28,13 +30,13 @@ def _agent(s: Session, agent: Agent, now: float) -> dict[str, Any]:
                              "status": a.status} for a in rows.all()]}
 
 
-@router.get("/agents")
+@router.get("/agents", response_model=list[views.Agent])
 def list_agents(s: Session = Depends(session)) -> list[dict[str, Any]]:
     now = time.time()
     return [_agent(s, a, now) for a in s.scalars(select(Agent).order_by(Agent.id)).all()]
 
 
-@router.get("/agents/{agent_id}")
+@router.get("/agents/{agent_id}", response_model=views.Agent)
 def show_agent(agent_id: str, s: Session = Depends(session)) -> dict[str, Any]:
     agent = s.get(Agent, agent_id)
     if agent is None:
@@ -43,10 +45,12 @@ def show_agent(agent_id: str, s: Session = Depends(session)) -> dict[str, Any]:
 
 
 @router.post("/agents/register")
-def register(body: AgentIn, s: Session = Depends(session), p: Plane = Depends(plane)) -> dict[str, Any]:
+def register(body: AgentIn, s: Session = Depends(session), p: Plane = Depends(plane),
+             identity: Identity = Depends(current_identity)) -> dict[str, Any]:
     """Register (or re-register) an agent; the answer carries the timings it must follow."""
+    require_agent(identity, body.id, f"agent {body.id!r}")
     agent = register_agent(s, body.id, host=body.host, labels=body.labels, capacity=body.capacity, mode=body.mode)
-    return {"agent": to_dict(agent), "settings": p.settings.for_agent(),
+    return {"agent": to_dict(agent), "settings": p.settings.for_agent(), "deployment": p.keys.deployment,
             "assignments": live_assignments(s, body.id)}
 
 
@@ -82,7 +86,7 @@ def send_command(agent_id: str, body: CommandIn, response: Response, s: Session 
 
 
 @router.get("/commands")
-def list_commands(agent: str | None = None, state: str | None = None, limit: int = 200,
+def list_commands(agent: str | None = None, state: str | None = None, limit: Limit = 200,
                   s: Session = Depends(session)) -> list[dict[str, Any]]:
     query = select(Command).order_by(Command.created_at.desc()).limit(limit)
     if agent:
@@ -101,5 +105,8 @@ def show_command(command_id: str, s: Session = Depends(session)) -> dict[str, An
 
 
 @router.post("/commands/{command_id}/ack")
-def ack_command(command_id: str, body: AckIn, s: Session = Depends(session)) -> dict[str, Any]:
+def ack_command(command_id: str, body: AckIn, s: Session = Depends(session),
+                identity: Identity = Depends(current_identity)) -> dict[str, Any]:
+    cmd = s.get(Command, command_id)
+    require_agent(identity, cmd.agent_id if cmd is not None else None, f"command {command_id!r}")
     return command_dict(CommandBus.ack(s, command_id, ok=body.ok, via=body.via, result=body.result))

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from conduix.errors import ConduixError, ConfigError
+from conduix_control import views
 from conduix_control.api.deps import Plane, plane, session, to_dict
 from conduix_control.api.schemas import PipelineIn, RollbackIn, ValidateIn
-from conduix_control.db.models import Assignment, Pipeline, PipelineVersion
+from conduix_control.auth.identity import Identity, current_identity
+from conduix_control.db.models import MAX_ID, Assignment, Pipeline, PipelineVersion
 from conduix_control.errors import NotFoundError
 from conduix_control.service.actions import ACTIONS, pipeline_action
 from conduix_control.service.commands import command_dict
@@ -44,27 +46,32 @@ def _pipeline(s: Session, p: Pipeline) -> dict[str, Any]:
     return {**data, **pipeline_summary(s, p)}
 
 
-@router.get("")
+@router.get("", response_model=list[views.PipelineSummary])
 def list_pipelines(s: Session = Depends(session)) -> list[dict[str, Any]]:
     return [_pipeline(s, p) for p in s.scalars(select(Pipeline).order_by(Pipeline.name)).all()]
 
 
-@router.get("/{name}")
+@router.get("/{name}", response_model=views.PipelineDetail)
 def show_pipeline(name: str, s: Session = Depends(session)) -> dict[str, Any]:
     p = get_pipeline(s, name)
     return {**_pipeline(s, p), "yaml": version_yaml(s, name, p.current_version)}
 
 
-@router.put("/{name}", responses={422: {"description": "invalid YAML; `errors` lists line, column, path, hint"}})
-def put_pipeline(name: str, body: PipelineIn, response: Response, s: Session = Depends(session)) -> dict[str, Any]:
-    """Create or update a pipeline; a changed YAML becomes a new version (validated by Conduix core)."""
+@router.put("/{name}", response_model=views.SaveResult,
+            responses={422: {"description": "invalid YAML; `errors` lists line, column, path, hint"},
+                       403: {"description": "the YAML runs code (a python stage): admins only"}})
+def put_pipeline(name: str, body: PipelineIn, response: Response, s: Session = Depends(session),
+                 identity: Identity = Depends(current_identity)) -> dict[str, Any]:
+    """Create or update a pipeline; a changed YAML becomes a new version (validated by Conduix core).
+
+    A version with components that run code the pipeline names (``python`` stages) needs the admin role."""
     pipeline, changed = apply_pipeline(s, name, body.yaml, replicas=body.replicas, labels=body.labels,
-                                       comment=body.comment)
+                                       comment=body.comment, allow_code=identity.role == "admin")
     response.status_code = 201 if changed and pipeline.current_version == 1 else 200
     return {**_pipeline(s, pipeline), "changed": changed}
 
 
-@router.post("/{name}/validate")
+@router.post("/{name}/validate", response_model=views.ValidateResult, response_model_exclude_unset=True)
 def validate_pipeline(name: str, body: ValidateIn) -> dict[str, Any]:
     """Check YAML as pipeline ``name`` without saving it (the editor calls this as you type).
 
@@ -81,14 +88,15 @@ def validate_pipeline(name: str, body: ValidateIn) -> dict[str, Any]:
     return {"valid": True, "graph": graph(spec), "errors": []}
 
 
-@router.get("/{name}/graph")
-def pipeline_graph(name: str, version: int | None = None, s: Session = Depends(session)) -> dict[str, Any]:
+@router.get("/{name}/graph", response_model=views.Graph)
+def pipeline_graph(name: str, version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                   s: Session = Depends(session)) -> dict[str, Any]:
     """The DAG of the current version (or ``version``): nodes and edges for drawing it."""
     pipeline = get_pipeline(s, name)
     return graph(validate_yaml(name, version_yaml(s, name, version or pipeline.current_version)))
 
 
-@router.get("/{name}/stats")
+@router.get("/{name}/stats", response_model=views.Stats)
 def pipeline_stats(name: str, s: Session = Depends(session)) -> dict[str, Any]:
     """The pipeline's runs and per-component numbers and rates (records/s) as last reported by its workers."""
     return snapshot(s, get_pipeline(s, name))
@@ -126,7 +134,7 @@ async def pipeline_live(name: str, request: Request, interval: float = Query(1.0
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/{name}/versions")
+@router.get("/{name}/versions", response_model=list[views.PipelineVersion])
 def list_versions(name: str, s: Session = Depends(session)) -> list[dict[str, Any]]:
     get_pipeline(s, name)
     rows = s.scalars(select(PipelineVersion).where(PipelineVersion.pipeline == name)
@@ -134,10 +142,11 @@ def list_versions(name: str, s: Session = Depends(session)) -> list[dict[str, An
     return [to_dict(r) for r in rows]
 
 
-@router.post("/{name}/rollback")
-def rollback_pipeline(name: str, body: RollbackIn, s: Session = Depends(session)) -> dict[str, Any]:
+@router.post("/{name}/rollback", responses={403: {"description": "that version runs code: admins only"}})
+def rollback_pipeline(name: str, body: RollbackIn, s: Session = Depends(session),
+                      identity: Identity = Depends(current_identity)) -> dict[str, Any]:
     """Make an earlier version current again (stored as a new version); restart to apply it to running replicas."""
-    new = rollback(s, name, body.version)
+    new = rollback(s, name, body.version, allow_code=identity.role == "admin")
     return {"pipeline": name, "version": new, "rolled_back_to": body.version}
 
 

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
+from conduix_control.auth import audit
 from conduix_control.auth.local import ensure_admin, session_key
-from conduix_control.auth.routes import router
+from conduix_control.auth.routes import audit_router, router
 from conduix_control.auth.settings import AuthSettings
 from conduix_control.db import Database
 
@@ -30,6 +31,19 @@ class Auth:
     oidc: Oidc | None
 
 
+def _ensure_agent_tokens(db: Database, tokens: dict[str, str]) -> None:
+    from conduix_control.auth.tokens import ensure_token
+
+    for agent_id, text in tokens.items():
+        with db.session() as s:
+            row, created = ensure_token(s, agent_id, text, created_by="deployment")
+        if created:
+            logger.info("token %s of agent %s from CONDUIX_CONTROL_AGENT_TOKENS stored", row.prefix, agent_id)
+        elif row.revoked_at is not None:
+            logger.warning("the token of agent %s in CONDUIX_CONTROL_AGENT_TOKENS (%s) was revoked: the agent is "
+                           "refused; set a new one", agent_id, row.prefix)
+
+
 def install(app: FastAPI, db: Database, settings: AuthSettings) -> Auth:
     """Add sessions and ``/auth`` to ``app``; in local mode make sure the admin account exists.
 
@@ -42,6 +56,8 @@ def install(app: FastAPI, db: Database, settings: AuthSettings) -> Auth:
 
         oidc = Oidc(settings, db)
     auth = Auth(settings=settings, oidc=oidc)
+    if settings.agent_tokens:
+        _ensure_agent_tokens(db, settings.agent_tokens)
     if auth.oidc is None:
         ensure_admin(db, settings)
     else:
@@ -52,4 +68,6 @@ def install(app: FastAPI, db: Database, settings: AuthSettings) -> Auth:
                        max_age=settings.session_max_age, same_site="lax", https_only=secure)
     app.state.auth = auth
     app.include_router(router)
+    app.include_router(audit_router)
+    audit.install(app, db)
     return auth

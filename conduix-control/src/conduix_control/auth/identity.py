@@ -7,22 +7,20 @@ route's path template and method.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, Request
-from sqlalchemy import select
 
-from conduix_control.auth.roles import PUBLIC, allows, required
+from conduix_control.auth.roles import AGENT, PUBLIC, allows, required
+from conduix_control.auth.sessions import session_user
 from conduix_control.auth.tokens import find_token
-from conduix_control.db.models import User
 
-__all__ = ["Identity", "authorize", "current_identity", "password_version", "sign_in"]
+__all__ = ["Identity", "authorize", "current_identity", "require_agent"]
 
 _NOT_SIGNED_IN = ("not signed in: log in (the web UI, or POST /auth/login), or send 'Authorization: Bearer <token>' "
                   "(the CLI and agents: --token or CONDUIX_CONTROL_TOKEN)")
-_BAD_TOKEN = ("the API token is unknown or revoked: create one in the UI (Tokens) or with "
+_BAD_TOKEN = ("the API token is unknown, revoked or expired: create one in the UI (Tokens) or with "
               "`conduix control tokens create NAME --role ROLE`, and pass it with --token or CONDUIX_CONTROL_TOKEN")
 
 
@@ -34,20 +32,10 @@ class Identity:
     user_id: int | None = None  # the users row (sessions)
     source: str | None = None  # local | oidc (sessions)
     token_id: int | None = None
+    agent_id: str | None = None  # an agent token: the one agent it works for
 
     def as_dict(self) -> dict[str, Any]:
         return {"user": self.user, "role": self.role, "via": self.via}
-
-
-def password_version(password_hash: str | None) -> str:
-    """Changes with the password, so a password change ends the user's other sessions."""
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
-
-
-def sign_in(request: Request, user: User) -> None:
-    """Start a session for ``user`` (a fresh cookie content)."""
-    request.session.clear()
-    request.session.update({"uid": user.id, "user": user.username, "pwv": password_version(user.password_hash)})
 
 
 def _bearer(request: Request) -> str | None:
@@ -69,15 +57,10 @@ def _identify(request: Request) -> Identity | None:
             token = find_token(s, text)
             if token is None:
                 raise HTTPException(401, detail=_BAD_TOKEN, headers={"WWW-Authenticate": "Bearer"})
-            return Identity(user=f"token:{token.name}", role=token.role, via="token", token_id=token.id)
-    uid = request.session.get("uid")
-    if uid is None:
-        return None
-    with db.session() as s:
-        user = s.scalars(select(User).where(User.id == uid)).first()
-    if (user is None or user.username != request.session.get("user")
-            or password_version(user.password_hash) != request.session.get("pwv")):
-        request.session.clear()  # the user was removed or their password changed: sign in again
+            return Identity(user=f"token:{token.name}", role=token.role, via="token", token_id=token.id,
+                            agent_id=token.agent_id)
+    user = session_user(request)
+    if user is None:
         return None
     return Identity(user=user.username, role=user.role, via="session", user_id=user.id, source=user.source)
 
@@ -96,6 +79,16 @@ def authorize(request: Request) -> None:
     if not allows(need, identity.role):
         raise HTTPException(403, detail=f"{request.method} {path} needs role {need.describe()}; "
                                         f"you are {identity.role}")
+    if "agent_id" in request.path_params:  # /agents/{agent_id}/...: an agent acts for itself only
+        require_agent(identity, request.path_params["agent_id"], f"agent {request.path_params['agent_id']!r}")
+
+
+def require_agent(identity: Identity, agent_id: str | None, what: str) -> None:
+    """An agent's token works for its own agent id only (like Kubernetes' NodeRestriction); people with the
+    role to reach the route (admins) may act for any agent. ``what`` names the thing asked about."""
+    if identity.role == AGENT and (identity.agent_id is None or identity.agent_id != agent_id):
+        raise HTTPException(403, detail=f"{what} is not agent {identity.agent_id!r}'s, and this token works for "
+                                        "that agent only")
 
 
 def current_identity(request: Request) -> Identity:

@@ -12,17 +12,19 @@ import httpx
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from joserfc.errors import JoseError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from conduix_control.auth.identity import sign_in
+from conduix_control.auth import audit
 from conduix_control.auth.roles import USER_ROLES, highest
+from conduix_control.auth.sessions import start_session
 from conduix_control.auth.settings import AuthSettings
 from conduix_control.db import Database
 from conduix_control.db.models import User
 
-__all__ = ["Oidc", "claim_values", "map_role", "safe_next"]
+__all__ = ["Oidc", "claim_values", "display_name", "map_role", "safe_next"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,22 +106,36 @@ class Oidc:
         except OAuthError as exc:
             return _refusal(request, 400, f"the sign-in provider answered with an error: {exc.error}"
                                           + (f" ({exc.description})" if exc.description else ""))
+        except (JoseError, ValueError) as exc:  # the ID token's signature, issuer, audience, nonce or times
+            logger.warning("OIDC ID token refused: %s", exc)
+            return _refusal(request, 400, f"the sign-in provider's ID token was refused ({exc}); sign in again, "
+                                          "and if this goes on, check the provider's and this server's clocks "
+                                          "and CONDUIX_CONTROL_OIDC_DISCOVERY_URL")
+        except httpx.HTTPError as exc:
+            logger.error("OIDC provider %s is unavailable: %s", self.settings.oidc_discovery_url, exc)
+            return _refusal(request, 502, f"the sign-in provider is unavailable ({exc})")
+        id_claims = dict(token.get("userinfo") or {})  # the ID token's claims, checked by Authlib
+        issuer, subject = str(id_claims.get("iss") or ""), str(id_claims.get("sub") or "")
+        if not issuer or not subject:
+            return _refusal(request, 403, "the provider sent no ID token with an issuer and a subject; check "
+                                          "that CONDUIX_CONTROL_OIDC_SCOPES has openid")
         claims = await self._claims(token)
         values = claim_values(claims, self.settings.oidc_role_claim)
         role = map_role(values, self.settings.oidc_role_map, self.settings.oidc_default_role)
-        username = str(claims.get("preferred_username") or claims.get("email") or claims.get("sub") or "")
-        if not username:
-            return _refusal(request, 403, "the provider's answer names no user (no preferred_username, email "
-                                          "or sub claim); check the client's scopes (CONDUIX_CONTROL_OIDC_SCOPES)")
+        name = display_name(claims)
         if role is None:
-            return _refusal(request, 403, self._no_role_message(username, values, claims))
-        user = await run_in_threadpool(self._upsert, username, role)
+            return _refusal(request, 403, self._no_role_message(name, values, claims))
+        user = await run_in_threadpool(self._upsert, issuer, subject, name, role)
         if user is None:
-            return _refusal(request, 403, f"a local account named {username!r} exists; the provider's user "
-                                          "of that name cannot sign in as it")
+            return _refusal(request, 409, f"no free user name for {name!r} (subject {subject!r}); "
+                                          "ask an admin to look at the users table")
         next_url = safe_next(request.session.get("next"))
-        sign_in(request, user)
-        logger.info("user %s signed in through OIDC with role %s", username, role)
+        start_session(request, user)
+        with self.db.session() as s:
+            audit.record(s, actor=user.username, role=role, via="session", action="login",
+                         remote=audit.remote_address(request), status=302, detail={"issuer": issuer, "sub": subject})
+            s.commit()
+        logger.info("user %s (%s at %s) signed in through OIDC with role %s", user.username, subject, issuer, role)
         return RedirectResponse(next_url, status_code=302)
 
     async def _claims(self, token: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,22 +169,49 @@ class Oidc:
                 f"'{example}'), CONDUIX_CONTROL_OIDC_ROLE_CLAIM to the claim that carries the groups, or "
                 "CONDUIX_CONTROL_OIDC_DEFAULT_ROLE to let every user of the provider in.")
 
-    def _upsert(self, username: str, role: str) -> User | None:
-        """The ``oidc`` user row with this role (created on first sign-in); None if a local user has the name."""
+    def _upsert(self, issuer: str, subject: str, name: str, role: str) -> User | None:
+        """The ``oidc`` user ``issuer`` + ``subject`` with this role (created on first sign-in, named ``name``
+        when that name is free, else ``name (subject)``); None when no name is free."""
         for _ in range(2):
             with self.db.session() as s:
-                user = s.scalars(select(User).where(User.username == username)).first()
-                if user is not None and user.source != "oidc":
-                    return None
+                user = s.scalars(select(User).where(User.issuer == issuer, User.subject == subject)).first()
                 if user is None:
-                    user = User(username=username, role=role, source="oidc", created_at=time.time())
+                    username = _free_name(s, name, issuer, subject)
+                    if username is None:
+                        return None
+                    user = User(username=username, role=role, source="oidc", issuer=issuer, subject=subject,
+                                created_at=time.time())
                     s.add(user)
+                elif user.username != name and _free_name(s, name, issuer, subject, only_first=True):
+                    user.username = name  # renamed at the provider
                 user.role = role
                 user.last_login_at = time.time()
                 try:
                     s.commit()
-                except IntegrityError:  # the same user signing in twice at once: update the other row
+                except IntegrityError:  # the same user signing in twice at once, or a name just taken: again
                     s.rollback()
                     continue
                 return user
         return None
+
+
+def display_name(claims: Mapping[str, Any]) -> str:
+    """What an OIDC user is called here: ``preferred_username``, else a verified ``email``, else ``sub``.
+
+    Only a name: users are the provider's ``iss`` + ``sub``, so an account that calls itself like another
+    (or claims its unverified email) is another user.
+    """
+    for value in (claims.get("preferred_username"),
+                  claims.get("email") if claims.get("email_verified") is True else None, claims.get("sub")):
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+    return str(claims.get("sub"))[:200]
+
+
+def _free_name(s: Any, name: str, issuer: str, subject: str, only_first: bool = False) -> str | None:
+    """The first of ``name``, ``name (subject)``, ``subject@issuer`` no user has (None: all taken)."""
+    candidates = [name] if only_first else [name, f"{name} ({subject})", f"{subject}@{issuer}"]
+    for candidate in (c[:200] for c in candidates):
+        if s.scalars(select(User.id).where(User.username == candidate)).first() is None:
+            return candidate
+    return None

@@ -36,6 +36,8 @@ _AGENT_PROTOCOL = Requirement("admin", agents=True)
 #: (method, route path) -> requirement; a route not listed needs viewer to read (GET/HEAD) and editor otherwise.
 POLICY: dict[tuple[str, str], Requirement] = {
     ("GET", "/health"): _PUBLIC,
+    ("GET", "/ready"): _PUBLIC,  # the readiness probe: ready or not, and the failing part's kind
+    ("GET", "/metrics"): _PUBLIC,  # Prometheus scrapes without a token: counts only, no pipeline or agent names
     ("GET", "/"): _PUBLIC,  # the web UI's page: it asks /auth/me and shows the login itself
     ("GET", "/favicon.svg"): _PUBLIC,
     ("GET", "/auth/config"): _PUBLIC,
@@ -45,7 +47,8 @@ POLICY: dict[tuple[str, str], Requirement] = {
     ("POST", "/auth/logout"): _PUBLIC,
     ("GET", "/auth/me"): _ANY,
     ("POST", "/auth/password"): _ANY,  # a local user changing their own password
-    ("POST", "/agents/{agent_id}/commands"): _ADMIN,  # raw commands bypass the desired state
+    ("POST", "/agents/{agent_id}/commands"): _ADMIN,
+    ("GET", "/audit"): _ADMIN,  # who changed what  # raw commands bypass the desired state
     # checks that change nothing: viewers see the validation errors and the next fire times too
     ("POST", "/pipelines/{name}/validate"): _VIEWER,
     ("POST", "/schedules/preview"): _VIEWER,

@@ -72,12 +72,11 @@ def list_pipelines(control_url: str, as_json: bool) -> None:
 @url_option
 def apply(file: Path, name: str | None, replicas: int | None, labels: tuple[str, ...], control_url: str) -> None:
     """Validate FILE in the control plane and store it as the pipeline's new version."""
-    import yaml
-
+    from conduix.config.yamlsource import safe_load
     from conduix_control.cli import _labels
 
     text = file.read_text()
-    data = yaml.safe_load(text)
+    data = safe_load(text, file=str(file))
     name = name or (data.get("name") if isinstance(data, dict) else None) or file.stem
     body: dict[str, Any] = {"yaml": text, "replicas": replicas}
     if labels:

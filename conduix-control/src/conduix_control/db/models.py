@@ -12,12 +12,16 @@ from sqlalchemy import JSON, BigInteger, Boolean, Double, ForeignKey, Integer, S
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "MAX_BIG",
+    "MAX_ID",
     "Agent",
     "ApiToken",
     "Assignment",
+    "AuditEvent",
     "Base",
     "Command",
     "Lease",
+    "LoginFailure",
     "Pipeline",
     "PipelineVersion",
     "Run",
@@ -25,7 +29,15 @@ __all__ = [
     "ScheduleFire",
     "Secret",
     "User",
+    "UserSession",
 ]
+
+
+#: the largest value an ``Integer`` column holds on every backend (PostgreSQL's and MySQL's INT): ids and
+#: versions beyond it name nothing, and the API answers 422 for them instead of a database error
+MAX_ID = 2**31 - 1
+#: the same for ``BigInteger`` columns (counters)
+MAX_BIG = 2**63 - 1
 
 
 class Base(DeclarativeBase):
@@ -91,7 +103,8 @@ class Run(Base):
     assignment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     version: Mapped[int] = mapped_column(Integer)
     token: Mapped[int] = mapped_column(BigInteger, default=0)
-    # pending | running | succeeded | failed | stopped | lost | fenced | lease_expired
+    # pending | running | paused (supervision gave up; resumes by itself) | succeeded | failed | stopped | lost
+    # | fenced | lease_expired
     status: Mapped[str] = mapped_column(String(20))
     records_in: Mapped[int] = mapped_column(BigInteger, default=0)
     records_out: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -155,10 +168,12 @@ class Lease(Base):
 
 
 class User(Base):
-    """A person who signs in: the local admin (password) or someone from the OIDC provider (no password)."""
+    """A person who signs in: the local admin (password) or someone from the OIDC provider (no password), who
+    is the provider's ``issuer`` + ``subject`` (``username`` is only what they are shown as)."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("username", name="uq_user_username"),)
+    __table_args__ = (UniqueConstraint("username", name="uq_user_username"),
+                      UniqueConstraint("issuer", "subject", name="uq_user_issuer_subject"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -166,6 +181,44 @@ class User(Base):
     source: Mapped[str] = mapped_column(String(20))  # local | oidc
     created_at: Mapped[float]
     last_login_at: Mapped[float | None] = mapped_column(nullable=True)
+    issuer: Mapped[str | None] = mapped_column(String(400), nullable=True)  # OIDC users: the provider's iss
+    subject: Mapped[str | None] = mapped_column(String(255), nullable=True)  # and its sub for them
+
+
+class UserSession(Base):
+    """A signed-in browser; its cookie holds the secret whose SHA-256 is ``id``. Deleted at logout."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[float]
+    expires_at: Mapped[float]
+
+
+class LoginFailure(Base):
+    """A failed sign-in (for throttling): the user name tried and where from."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(200), index=True)
+    remote: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    at: Mapped[float] = mapped_column(index=True)
+
+
+class AuditEvent(Base):
+    """Who changed what: one row per change made through the API, sign-in and token event."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200), index=True)  # a user name, token:NAME or cli
+    role: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    via: Mapped[str | None] = mapped_column(String(20), nullable=True)  # session | token | cli
+    action: Mapped[str] = mapped_column(String(200))  # "PUT /pipelines/{name}", "login", ...
+    target: Mapped[str | None] = mapped_column(String(500), nullable=True)  # the concrete path or object
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the HTTP status answered
+    remote: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the client's address
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ApiToken(Base):
@@ -178,10 +231,12 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to recognise a token in lists
     token_hash: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(20))  # viewer | editor | admin | agent
+    agent_id: Mapped[str | None] = mapped_column(String(200), nullable=True)  # role agent: the one agent it is for
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[float]
     last_used_at: Mapped[float | None] = mapped_column(nullable=True)
     revoked_at: Mapped[float | None] = mapped_column(nullable=True)
+    expires_at: Mapped[float | None] = mapped_column(nullable=True)  # None: until revoked
 
 
 class Secret(Base):

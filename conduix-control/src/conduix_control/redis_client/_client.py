@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
+import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pybreaker
 import redis
 from cachetools import TTLCache
-from redis.backoff import ExponentialWithJitterBackoff
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.backoff import AbstractBackoff
 from redis.retry import Retry
 
-from conduix.checkpoint.redis_store import redact_url
+from conduix.durations import Seconds
+from conduix.errors import ConfigError
+from conduix.redaction import redact_url
 from conduix_control.errors import RedisUnavailableError
 
 __all__ = ["RedisMetrics", "ResilientClient", "ResilientSettings", "Subscription"]
@@ -26,31 +31,94 @@ logger = logging.getLogger(__name__)
 _UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError, OSError)
 
 
-@dataclass
-class ResilientSettings:
-    """The README's settings; every field can be overridden by ``CONDUIX_REDIS_<FIELD>`` (upper case)."""
+class ResilientSettings(BaseModel):
+    """The README's ResilientClient settings, by its names. Durations are seconds or strings (``100ms``, ``30s``,
+    ``5m``). Set them in the settings file (``redis:`` in the ``agent`` or ``control`` section), on the command
+    line (``--redis NAME=VALUE``) or as ``CONDUIX_REDIS_<NAME>`` (upper case); see :meth:`load`."""
 
-    backoff_base: float = 0.1  #: first reconnect delay (s), doubled per failure (with jitter)...
-    backoff_cap: float = 30.0  #: ...up to this
-    reconnect_attempts: int = -1  #: reconnect attempts of a subscription; -1 = unlimited
-    command_retries: int = 1  #: retries of one command before it counts as a failure for the breaker
-    socket_timeout: float = 1.0  #: connect and read timeout (s), so a paused Redis cannot hang a call
-    breaker_fail_max: int = 5  #: consecutive failures that open the circuit
-    breaker_success_threshold: int = 2  #: successes in half-open state that close it again
-    breaker_reset_timeout: float = 30.0  #: seconds the circuit stays open before a trial call
-    cache_ttl: float = 300.0  #: seconds a read is served from the local cache while Redis is unavailable
-    cache_maxsize: int = 1000  #: entries in that cache
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_retries: int = Field(0, ge=0, description="Reconnect attempts of a lost subscription before it gives up; "
+                             "0: retry forever.")
+    initial_backoff: Seconds = Field(0.1, gt=0, description="First wait before a reconnect or command retry.")
+    max_backoff: Seconds = Field(30.0, gt=0, description="Longest wait between reconnect attempts.")
+    backoff_multiplier: float = Field(2.0, ge=1, description="Factor between one wait and the next (with jitter).")
+    failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open the circuit breaker.")
+    success_threshold: int = Field(2, ge=1, description="Successful trial calls that close it again.")
+    open_timeout: Seconds = Field(30.0, gt=0, description="How long the circuit stays open before a trial call.")
+    enable_local_cache: bool = Field(True, description="Answer reads from a local cache while Redis is unavailable.")
+    local_cache_ttl: Seconds = Field(300.0, gt=0, description="How long a read stays in that cache.")
+    local_cache_max_size: int = Field(1000, ge=1, description="Entries in that cache.")
+    command_retries: int = Field(1, ge=0, description="Retries of one command before it counts as a failure for "
+                                 "the circuit breaker.")
+    socket_timeout: Seconds = Field(1.0, gt=0, description="Connect and read timeout, so a paused Redis cannot "
+                                    "hang a call.")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ResilientSettings:
+    def load(cls, given: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None, *,
+             given_wins: bool = True) -> ResilientSettings:
+        """Settings from ``given`` (the settings file's ``redis:`` mapping or ``--redis`` options) and the
+        ``CONDUIX_REDIS_<NAME>`` environment variables; ``given_wins``: the command line beats the environment,
+        which beats the file. A bad value is one :class:`~conduix.errors.ConfigError` naming each setting."""
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(f"CONDUIX_REDIS_{f.name.upper()}")
-            if raw is not None:
-                values[f.name] = int(raw) if f.type in ("int", int) else float(raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        from_env: dict[str, tuple[str, Any]] = {}
+        for name in cls.model_fields:
+            for variable in (f"CONDUIX_REDIS_{name.upper()}", *_OLD_NAMES.get(name, ())):
+                if env.get(variable) is not None:
+                    from_env[name] = (variable, env[variable])
+                    break
+        from_given: dict[str, tuple[str, Any]] = {}
+        for key, value in (given or {}).items():
+            name = str(key).replace("-", "_")
+            from_given[name] = (f"Redis client setting {name}", value)
+        merged = {**from_env, **from_given} if given_wins else {**from_given, **from_env}
+        try:
+            return cls.model_validate({name: value for name, (_, value) in merged.items()})
+        except ValidationError as exc:
+            raise ConfigError.collect([_setting_error(err, merged) for err in exc.errors(include_url=False)]) from None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ResilientSettings:
+        """Defaults overridden by the ``CONDUIX_REDIS_<NAME>`` environment variables."""
+        return cls.load(None, environ)
+
+
+#: older environment variable names, still read
+_OLD_NAMES = {
+    "initial_backoff": ("CONDUIX_REDIS_BACKOFF_BASE",), "max_backoff": ("CONDUIX_REDIS_BACKOFF_CAP",),
+    "failure_threshold": ("CONDUIX_REDIS_BREAKER_FAIL_MAX",),
+    "success_threshold": ("CONDUIX_REDIS_BREAKER_SUCCESS_THRESHOLD",),
+    "open_timeout": ("CONDUIX_REDIS_BREAKER_RESET_TIMEOUT",), "local_cache_ttl": ("CONDUIX_REDIS_CACHE_TTL",),
+    "local_cache_max_size": ("CONDUIX_REDIS_CACHE_MAXSIZE",),
+}
+
+
+def _setting_error(err: Any, given: dict[str, tuple[str, Any]]) -> ConfigError:
+    name = str(err["loc"][0]) if err["loc"] else "?"
+    if err["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(name, list(ResilientSettings.model_fields), n=1, cutoff=0.6)
+        return ConfigError(f"unknown Redis client setting {name!r}",
+                           hint=f"did you mean {close[0]!r}?" if close else
+                           f"the settings are: {', '.join(ResilientSettings.model_fields)}")
+    where, value = given[name]
+    message = str(err.get("ctx", {}).get("error") or err["msg"])
+    description = ResilientSettings.model_fields[name].description
+    return ConfigError(f"{where}={value!r}: {message}", hint=f"{name}: {description}")
+
+
+class Backoff(AbstractBackoff):
+    """``initial_backoff * backoff_multiplier ** (failures - 1)``, at most ``max_backoff``, with jitter (±20%)."""
+
+    def __init__(self, settings: ResilientSettings) -> None:
+        self.settings = settings
+
+    def reset(self) -> None:
+        pass
+
+    def compute(self, failures: int) -> float:
+        s = self.settings
+        base = min(s.max_backoff, s.initial_backoff * s.backoff_multiplier ** max(0, failures - 1))
+        return float(base * random.uniform(0.8, 1.2))
 
 
 @dataclass
@@ -73,6 +141,15 @@ class RedisMetrics:
         ok = data["requests"] - data["failures"]
         data["latency_avg"] = data["latency_total"] / ok if ok > 0 else 0.0
         return data
+
+    def summary(self) -> dict[str, float]:
+        """The counters under the original README's names (``TotalRequests``... ``AverageLatencyMs``), as the
+        agent serves them in JSON; ``/metrics`` has them as ``conduix_redis_*`` (docs/observability.md)."""
+        data = self.as_dict()
+        return {"TotalRequests": data["requests"], "SuccessfulRequests": data["requests"] - data["failures"],
+                "FailedRequests": data["failures"], "CacheHits": data["cache_hits"],
+                "CacheMisses": data["cache_misses"], "ReconnectAttempts": data["reconnects"],
+                "CircuitBreakerTrips": data["breaker_trips"], "AverageLatencyMs": data["latency_avg"] * 1000}
 
     def add(self, **deltas: float) -> None:
         with self._lock:
@@ -101,13 +178,14 @@ class ResilientClient:
 
     - Commands use redis-py's :class:`~redis.retry.Retry` with exponential backoff and jitter
       (``command_retries`` retries); a command that still fails counts against the breaker.
-    - After ``breaker_fail_max`` consecutive failures the breaker opens: calls fail at once with
-      :class:`RedisUnavailableError` for ``breaker_reset_timeout`` seconds, then one trial call is
-      let through; ``breaker_success_threshold`` successes close it.
-    - Reads (:meth:`get`) remember their answer for ``cache_ttl`` seconds and serve it while Redis
-      is unavailable.
+    - After ``failure_threshold`` consecutive failures the breaker opens: calls fail at once with
+      :class:`RedisUnavailableError` for ``open_timeout`` seconds, then one trial call is
+      let through; ``success_threshold`` successes close it.
+    - Reads (:meth:`get`) remember their answer for ``local_cache_ttl`` seconds and serve it while Redis
+      is unavailable (``enable_local_cache``).
     - :meth:`subscribe` keeps a pub/sub subscription alive: it reconnects with backoff
-      (``backoff_base`` doubling to ``backoff_cap``, unlimited attempts by default) and
+      (``initial_backoff`` times ``backoff_multiplier`` per failure up to ``max_backoff``; ``max_retries``
+      attempts, unlimited by default) and
       re-subscribes on its own.
     """
 
@@ -119,17 +197,23 @@ class ResilientClient:
         self._trips = _TripCounter(self.metrics, redact_url(url))
         self.redis: redis.Redis = redis.Redis.from_url(
             url, socket_timeout=s.socket_timeout, socket_connect_timeout=s.socket_timeout,
-            retry=Retry(ExponentialWithJitterBackoff(cap=s.backoff_cap, base=s.backoff_base), s.command_retries),
+            retry=Retry(Backoff(s), s.command_retries),
             health_check_interval=0,
         )
         self.breaker = pybreaker.CircuitBreaker(
-            fail_max=s.breaker_fail_max, reset_timeout=s.breaker_reset_timeout,
-            success_threshold=s.breaker_success_threshold,
+            fail_max=s.failure_threshold, reset_timeout=s.open_timeout,
+            success_threshold=s.success_threshold,
             exclude=[lambda exc: not isinstance(exc, _UNAVAILABLE)],
             listeners=[self._trips], name=f"redis {redact_url(url)}",
         )
-        self.cache: TTLCache[str, Any] = TTLCache(maxsize=s.cache_maxsize, ttl=s.cache_ttl)
+        self.cache: TTLCache[str, Any] = TTLCache(maxsize=s.local_cache_max_size, ttl=s.local_cache_ttl)
         self._cache_lock = threading.Lock()
+        self.connected: bool | None = None  #: whether the last call reached Redis (None before the first)
+
+    @property
+    def breaker_open(self) -> bool:
+        """The circuit breaker is open (calls fail at once) or half-open (waiting for a trial call's answer)."""
+        return bool(self.breaker.current_state != pybreaker.STATE_CLOSED)
 
     @property
     def available(self) -> bool:
@@ -146,15 +230,18 @@ class ResilientClient:
             result = self.breaker.call(func, *args, **kwargs)
         except pybreaker.CircuitBreakerError as exc:
             self.metrics.add(failures=1)
+            self.connected = False
             raise RedisUnavailableError(f"Redis at {redact_url(self.url)} is unavailable ({what}): "
                                         "circuit breaker open") from exc
         except _UNAVAILABLE as exc:
             self.metrics.add(failures=1)
+            self.connected = False
             raise RedisUnavailableError(f"Redis at {redact_url(self.url)} is unavailable ({what}): {exc}") from exc
         except redis.RedisError:
             self.metrics.add(failures=1)
             raise
         elapsed = time.monotonic() - started
+        self.connected = True
         with self.metrics._lock:
             self.metrics.latency_total += elapsed
             self.metrics.latency_max = max(self.metrics.latency_max, elapsed)
@@ -178,15 +265,18 @@ class ResilientClient:
                     return self.cache[key]
             self.metrics.add(cache_misses=1)
             raise
-        with self._cache_lock:
-            self.cache[key] = value
+        self._remember(key, value)
         return value
+
+    def _remember(self, key: str, value: Any) -> None:
+        if self.settings.enable_local_cache:
+            with self._cache_lock:
+                self.cache[key] = value
 
     def set(self, key: str, value: str | bytes, *, ex: float | None = None) -> None:
         px = int(ex * 1000) if ex is not None else None
         self.call(f"SET {key}", self.redis.set, key, value, px=px)
-        with self._cache_lock:
-            self.cache[key] = value.encode() if isinstance(value, str) else value
+        self._remember(key, value.encode() if isinstance(value, str) else value)
 
     def mget(self, keys: list[str]) -> list[Any]:
         return list(self.call("MGET", self.redis.mget, keys)) if keys else []
@@ -217,7 +307,7 @@ class Subscription:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"redis-sub-{channel}", daemon=True)
         s = client.settings
-        self._backoff = ExponentialWithJitterBackoff(cap=s.backoff_cap, base=s.backoff_base)
+        self._backoff = Backoff(s)
 
     def start(self) -> Subscription:
         self._thread.start()
@@ -241,8 +331,8 @@ class Subscription:
             except _UNAVAILABLE as exc:
                 self.connected.clear()
                 failures += 1
-                limit = self.client.settings.reconnect_attempts
-                if 0 <= limit < failures:
+                limit = self.client.settings.max_retries
+                if 0 < limit < failures:
                     logger.error("giving up on subscription %s after %d attempts: %s", self.channel, failures, exc)
                     return
                 delay = self._backoff.compute(failures)

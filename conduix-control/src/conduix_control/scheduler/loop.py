@@ -8,7 +8,9 @@ import time
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from conduix_control.auth import audit
 from conduix_control.db import Database
 from conduix_control.db.models import Agent
 from conduix_control.redis_client import ResilientClient
@@ -22,6 +24,9 @@ __all__ = ["LeaderLoop"]
 
 logger = logging.getLogger(__name__)
 
+#: how often the leader deletes audit events past their retention (seconds)
+PRUNE_EVERY = 3600.0
+
 
 class LeaderLoop:
     """Runs every ``tick`` seconds in a thread; only the holder of the ``leader`` lease does the work."""
@@ -34,7 +39,10 @@ class LeaderLoop:
         self.bus = bus
         self.lease = LeaderLease("leader", settings.instance, settings.leader_ttl)
         self._stop = threading.Event()
-        self._seen_heartbeats: dict[str, str] = {}
+        self._seen_heartbeats: dict[str, bytes] = {}
+        self._next_prune = 0.0  # time.monotonic() of the next pruning of the audit log
+        self.last_tick: float | None = None  #: when the last tick ended (time.time())
+        self.tick_duration = 0.0  #: how long it took (s)
         self._thread = threading.Thread(target=self._run, name="conduix-leader", daemon=True)
 
     @property
@@ -47,23 +55,45 @@ class LeaderLoop:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self.tick()
             except SQLAlchemyError as exc:
                 logger.error("leader loop: database error (%s); retrying next tick", exc)
+            self.tick_duration = time.monotonic() - started
+            self.last_tick = time.time()
             self._stop.wait(self.settings.tick)
+
+    def lag(self) -> float:
+        """Seconds the loop is behind its schedule: since the last tick ended, minus one tick interval (0 when on
+        time; grows while a tick hangs, on a slow database for example)."""
+        if self.last_tick is None:
+            return 0.0
+        return max(0.0, time.time() - self.last_tick - self.settings.tick)
 
     def tick(self) -> None:
         with self.db.session() as session:
             if not self.lease.acquire(session):
                 return
-            ingest_redis_heartbeats(session, self.redis, self._seen_heartbeats)
+            ingest_redis_heartbeats(session, self.redis, self._seen_heartbeats, self.bus.keys)
             mark_offline(session, self.bus, self.settings.heartbeat_timeout)
             fire_due(session, self.settings.instance, time.time(), self.settings.misfire_window)
             place(session, self.bus, self.redis)
-            publish_tokens(session, self.redis)
+            publish_tokens(session, self.redis, self.bus.keys)
             online = set(session.scalars(select(Agent.id).where(Agent.status == "online")).all())
             self.bus.resend(session, ack_timeout=self.settings.ack_timeout, online_agents=online)
+            self._prune(session)
+
+    def _prune(self, session: Session) -> None:
+        """Once an hour (and at the first tick as leader): audit events past ``audit_retention_days``."""
+        days = self.settings.audit_retention_days
+        if days <= 0 or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_EVERY
+        deleted = audit.prune(session, older_than=time.time() - days * 86400)
+        session.commit()
+        if deleted:
+            logger.info("deleted %d audit events older than %g days (audit_retention_days)", deleted, days)
 
     def stop(self) -> None:
         self._stop.set()

@@ -132,9 +132,11 @@ def report_run(session: Session, run_id: int, data: dict[str, Any]) -> Run:
     for field in ("records_in", "records_out", "errors"):
         if data.get(field) is not None:
             setattr(run, field, int(data[field]))
+    status = data.get("status")
     if data.get("error"):
         run.error = str(data["error"])
-    status = data.get("status")
+    elif status == "running" and run.status == "paused":
+        run.error = None  # resumed: the reason it was paused is over
     now = time.time()
     if data.get("components") is not None:
         store_report(run, data["components"], now, data.get("time"))

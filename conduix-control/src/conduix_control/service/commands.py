@@ -1,14 +1,15 @@
-"""Commands to agents: stored first, published over Redis pub/sub when it answers, polled over REST otherwise.
+"""Commands to agents: stored first, then the agent is woken over Redis pub/sub, or polls over REST.
 
-A command's ``state`` goes ``pending`` (stored; Redis down or nobody subscribed) -> ``sent`` (published
-to a subscriber) -> ``acked`` / ``failed`` (the agent applied it, or could not). Pending commands, and
-sent ones not acknowledged within ``ack_timeout``, are published again by the leader's loop; agents
-keep the ids they applied, so a command delivered twice (pub/sub and REST, or a resend) applies once.
+Redis carries no command: the message on an agent's wake channel only makes it fetch its open commands
+from ``GET /agents/{id}/commands`` with its own credential, so whoever can publish on Redis can at most
+make agents ask. A command's ``state`` goes ``pending`` (stored; Redis down or nobody subscribed) ->
+``sent`` (a subscribed agent was woken) -> ``acked`` / ``failed`` (the agent applied it, or could not).
+Pending commands, and sent ones not acknowledged within ``ack_timeout``, wake their agent again from the
+leader's loop; agents keep the ids they applied, so a command fetched twice applies once.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -19,23 +20,15 @@ from sqlalchemy.orm import Session
 
 from conduix_control.db.models import Command
 from conduix_control.errors import NotFoundError, RedisUnavailableError
+from conduix_control.keys import Keys
 from conduix_control.redis_client import ResilientClient
 
-__all__ = ["CommandBus", "command_channel", "command_dict", "heartbeat_key"]
+__all__ = ["WAKE", "CommandBus", "command_dict"]
 
 logger = logging.getLogger(__name__)
 
 OPEN_STATES = ("pending", "sent")
-
-
-def command_channel(agent_id: str) -> str:
-    """The pub/sub channel an agent subscribes to."""
-    return f"conduix:agent:{agent_id}:commands"
-
-
-def heartbeat_key(agent_id: str) -> str:
-    """The Redis key (with a TTL) an agent heartbeats into."""
-    return f"conduix:agent:{agent_id}:heartbeat"
+WAKE = "wake"  #: the whole message on a wake channel: it means nothing but "ask for your commands"
 
 
 def command_dict(cmd: Command) -> dict[str, Any]:
@@ -47,15 +40,16 @@ def command_dict(cmd: Command) -> dict[str, Any]:
 class CommandBus:
     """Creates, publishes, resends and acknowledges commands."""
 
-    def __init__(self, redis: ResilientClient | None) -> None:
+    def __init__(self, redis: ResilientClient | None, keys: Keys) -> None:
         self.redis = redis
+        self.keys = keys
 
     def _publish(self, cmd: Command) -> bool:
+        """Wake the command's agent; True when a subscriber got the wake-up (the agent fetches the command)."""
         if self.redis is None:
             return False
-        message = json.dumps({"id": cmd.id, "kind": cmd.kind, "pipeline": cmd.pipeline, "payload": cmd.payload})
         try:
-            receivers = self.redis.publish(command_channel(cmd.agent_id), message)
+            receivers = self.redis.publish(self.keys.wake_channel(cmd.agent_id), WAKE)
         except RedisUnavailableError as exc:
             logger.info("command %s stays pending: %s", cmd.id, exc)
             return False
@@ -77,7 +71,7 @@ class CommandBus:
         return cmd
 
     def resend(self, session: Session, *, ack_timeout: float, online_agents: set[str]) -> int:
-        """Publish pending commands again, and sent ones not acknowledged in time; returns how many went out."""
+        """Wake the agents of pending commands, and of sent ones not acknowledged in time; returns how many."""
         if self.redis is None or not self.redis.available:
             return 0
         cutoff = time.time() - ack_timeout
@@ -90,7 +84,7 @@ class CommandBus:
                 sent += 1
         session.commit()
         if sent:
-            logger.info("resent %d command(s) over Redis", sent)
+            logger.info("woke agents again for %d command(s) over Redis", sent)
         return sent
 
     @staticmethod

@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from conduix.access import runs_code
 from conduix.api import Pipeline as CorePipeline
 from conduix.config import PipelineSpec
 from conduix.errors import ConfigError
 from conduix_control.db.models import Pipeline, PipelineVersion
-from conduix_control.errors import NotFoundError, ValidationFailedError
+from conduix_control.errors import ForbiddenError, NotFoundError, ValidationFailedError
 
 __all__ = ["apply_pipeline", "config_errors", "get_pipeline", "rollback", "validate_yaml", "version_yaml"]
 
@@ -24,9 +25,13 @@ def config_errors(exc: ConfigError) -> list[dict[str, Any]]:
 
 
 def validate_yaml(name: str, text: str) -> PipelineSpec:
-    """Core's spec of ``text`` as pipeline ``name``; :class:`ValidationFailedError` (with ``errors``) if invalid."""
+    """Core's spec of ``text`` as pipeline ``name``; :class:`ValidationFailedError` (with ``errors``) if invalid.
+
+    In core's check mode: the control plane resolves no ``${VAR}`` from its own environment, reads no file
+    and imports no module a pipeline names (agents resolve and build where the pipeline runs).
+    """
     try:
-        spec = CorePipeline.from_text(text, name=name).spec
+        spec = CorePipeline.from_text(text, name=name, resolve=False).spec
     except ConfigError as exc:
         error = ValidationFailedError(f"pipeline {name!r} is not valid: {exc}")
         error.errors = exc.errors
@@ -62,13 +67,23 @@ def _add_version(session: Session, pipeline: Pipeline, text: str, comment: str |
     return version
 
 
+def _check_code(spec: PipelineSpec, allow_code: bool) -> None:
+    """Components that run code a pipeline names (``python`` stages) are the admin role's to save."""
+    code = runs_code(spec)
+    if code and not allow_code:
+        raise ForbiddenError(f"{', '.join(code)} of pipeline {spec.name!r} run code named by the pipeline; only "
+                             "admins may save such a version (agents run it only with --allow-code)")
+
+
 def apply_pipeline(session: Session, name: str, text: str, *, replicas: int | None = None,
-                   labels: dict[str, str] | None = None, comment: str | None = None) -> tuple[Pipeline, bool]:
+                   labels: dict[str, str] | None = None, comment: str | None = None,
+                   allow_code: bool = True) -> tuple[Pipeline, bool]:
     """Validate and save ``text`` as the new version of ``name`` (created when new).
 
     Returns the pipeline and whether a new version was stored (saving the same YAML again is a no-op).
+    ``allow_code`` False refuses a version with components that run code (:class:`ForbiddenError`).
     """
-    validate_yaml(name, text)
+    _check_code(validate_yaml(name, text), allow_code)
     now = time.time()
     pipeline = session.get(Pipeline, name)
     if pipeline is None:
@@ -89,10 +104,11 @@ def apply_pipeline(session: Session, name: str, text: str, *, replicas: int | No
     return pipeline, True
 
 
-def rollback(session: Session, name: str, version: int) -> int:
+def rollback(session: Session, name: str, version: int, *, allow_code: bool = True) -> int:
     """Store version ``version``'s YAML as a new version (history is never rewritten); returns the new number."""
     pipeline = get_pipeline(session, name)
     text = version_yaml(session, name, version)
+    _check_code(validate_yaml(name, text), allow_code)
     new = _add_version(session, pipeline, text, f"rollback to version {version}")
     session.commit()
     return new

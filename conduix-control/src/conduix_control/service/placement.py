@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from conduix_control.db.models import Agent, Assignment, Pipeline, Run
 from conduix_control.errors import RedisUnavailableError
 from conduix_control.fencing import raise_token
+from conduix_control.keys import Keys
 from conduix_control.redis_client import ResilientClient
-from conduix_control.service.commands import CommandBus, heartbeat_key
+from conduix_control.service.commands import CommandBus
 from conduix_control.service.pipelines import version_yaml
 from conduix_control.service.runs import declared_children, one_shot_ids
 
@@ -69,26 +70,44 @@ def new_run(session: Session, assignment: Assignment, run: Run | None = None) ->
     return run
 
 
-def ingest_redis_heartbeats(session: Session, redis: ResilientClient | None, seen: dict[str, str]) -> None:
+MAX_HEARTBEAT_BYTES = 64 * 1024  # a heartbeat is a few hundred bytes; Redis is not trusted with more
+MODES = ("redis", "hybrid", "rest")
+
+
+def _beat(raw: Any) -> dict[str, Any] | None:
+    """A heartbeat read from Redis, or None when it is not one (too large, not JSON, wrong shape)."""
+    if len(raw) > MAX_HEARTBEAT_BYTES:
+        return None
+    try:
+        beat = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(beat, dict) or beat.get("mode") not in MODES or not isinstance(beat.get("info", {}), dict):
+        return None
+    return beat
+
+
+def ingest_redis_heartbeats(session: Session, redis: ResilientClient | None, seen: dict[str, bytes],
+                            keys: Keys) -> None:
     """Agents in Redis mode heartbeat into a key with a TTL; a changed value counts as a heartbeat now."""
     if redis is None or not redis.available:
         return
     agents = session.scalars(select(Agent)).all()
     try:
-        values = redis.mget([heartbeat_key(a.id) for a in agents])
+        values = redis.mget([keys.heartbeat(a.id) for a in agents])
     except RedisUnavailableError:
         return
     now = time.time()
     for agent, raw in zip(agents, values):
-        if raw is None:
+        if raw is None or seen.get(agent.id) == raw:
             continue
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        if seen.get(agent.id) == text:
+        seen[agent.id] = raw
+        beat = _beat(raw)
+        if beat is None:
+            logger.warning("agent %s: ignoring a malformed heartbeat in Redis (%d bytes)", agent.id, len(raw))
             continue
-        seen[agent.id] = text
-        beat = json.loads(text)
         agent.last_heartbeat = now
-        agent.mode = beat.get("mode", agent.mode)
+        agent.mode = beat["mode"]
         agent.info = {**(agent.info or {}), **beat.get("info", {})}
         if agent.status != "online":
             logger.info("agent %s is back online (Redis heartbeat)", agent.id)
@@ -165,7 +184,7 @@ def place(session: Session, bus: CommandBus, redis: ResilientClient | None) -> l
             session.add(assignment)
             session.flush()
             new_run(session, assignment, retried)
-            _push_token(redis, assignment)
+            _push_token(redis, assignment, bus.keys)
             bus.create(session, agent.id, "start", pipeline=pipeline.name, payload=start_payload(session, assignment))
             used.add(agent.id)
             load[agent.id] += 1
@@ -206,16 +225,16 @@ def _place_child_runs(session: Session, bus: CommandBus, agents: dict[str, Agent
     return made
 
 
-def _push_token(redis: ResilientClient | None, assignment: Assignment) -> None:
+def _push_token(redis: ResilientClient | None, assignment: Assignment, keys: Keys) -> None:
     if redis is None:
         return
     try:
-        raise_token(redis, checkpoint_id(assignment.pipeline, assignment.replica), assignment.token)
+        raise_token(redis, checkpoint_id(assignment.pipeline, assignment.replica), assignment.token, keys.prefix)
     except RedisUnavailableError:
         pass  # published again every tick by publish_tokens
 
 
-def publish_tokens(session: Session, redis: ResilientClient | None) -> None:
+def publish_tokens(session: Session, redis: ResilientClient | None, keys: Keys) -> None:
     """Make Redis hold every live assignment's token (it may have restarted empty)."""
     if redis is None or not redis.available:
         return
@@ -224,6 +243,6 @@ def publish_tokens(session: Session, redis: ResilientClient | None) -> None:
         if assignment.id in one_shot:
             continue  # a child run keeps no checkpoint: no token to publish
         try:
-            raise_token(redis, checkpoint_id(assignment.pipeline, assignment.replica), assignment.token)
+            raise_token(redis, checkpoint_id(assignment.pipeline, assignment.replica), assignment.token, keys.prefix)
         except RedisUnavailableError:
             return

@@ -12,16 +12,18 @@ import logging
 import time
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from conduix.config.yamlsource import safe_load
+from conduix.errors import ConfigError
+from conduix.project.model import triggered
 from conduix_control.db.models import Assignment, Pipeline, PipelineVersion, Run
 from conduix_control.errors import ControlError, NotFoundError
-from conduix_control.service.pipelines import get_pipeline
+from conduix_control.service.pipelines import get_pipeline, validate_yaml
 
 __all__ = ["RETRYABLE", "child_runs_of", "declared_children", "one_shot_ids", "request_child", "retry_run",
-           "run_tree"]
+           "run_tree", "startable"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +32,22 @@ MAX_TREE_RUNS = 5000
 
 
 def request_child(session: Session, parent_run_id: int, pipeline: str, parameters: dict[str, Any]) -> Run:
-    """A pending run of ``pipeline`` with ``parameters``, child of run ``parent_run_id``; the leader places it."""
+    """A pending run of ``pipeline`` with ``parameters``, child of run ``parent_run_id``; the leader places it.
+
+    Only a running run (placed on an agent, not ended) may ask, and only for a pipeline its own version may
+    start: one a ``trigger`` stage of it names, or one declaring ``parent:`` its pipeline (or data type).
+    """
     parent = session.get(Run, parent_run_id)
     if parent is None:
         raise NotFoundError(f"no run {parent_run_id}")
+    if parent.status not in ("pending", "running") or parent.assignment_id is None:  # placed, not ended
+        raise ControlError(f"run {parent_run_id} of {parent.pipeline} is {parent.status}; only a running run may "
+                           "start child runs")
+    allowed = startable(session, parent.pipeline, parent.version)
+    if pipeline not in allowed:
+        raise ControlError(f"run {parent_run_id} of {parent.pipeline} (version {parent.version}) may not start "
+                           f"{pipeline!r}: its trigger stages and the pipelines declaring it their parent name "
+                           f"{', '.join(sorted(allowed)) or 'none'}")
     child = get_pipeline(session, pipeline)
     run = _pending_run(session, child.name, child.current_version, parent_run_id=parent.id, parameters=parameters)
     session.commit()
@@ -126,12 +140,29 @@ def child_runs_of(session: Session, run_id: int) -> list[Run]:
     return list(session.scalars(select(Run).where(Run.parent_run_id == run_id).order_by(Run.id)).all())
 
 
+def startable(session: Session, pipeline: str, version: int) -> set[str]:
+    """The pipelines a run of ``pipeline`` at ``version`` may start: those its ``trigger`` stages name, and
+    those declaring it (or its data type) their ``parent:``."""
+    names = {c["pipeline"] for c in declared_children(session, pipeline, version)}
+    text = session.scalar(select(PipelineVersion.yaml).where(PipelineVersion.pipeline == pipeline,
+                                                             PipelineVersion.version == version))
+    return names | _triggered(pipeline, text or "")
+
+
 def _header(text: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = safe_load(text)
+    except ConfigError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _triggered(name: str, text: str) -> set[str]:
+    """The pipelines the ``trigger`` stages of pipeline ``text`` start (read in check mode)."""
+    try:
+        return triggered(validate_yaml(name, text))
+    except ConfigError:
+        return set()
 
 
 def declared_children(session: Session, pipeline: str, version: int) -> list[dict[str, Any]]:
@@ -144,12 +175,15 @@ def declared_children(session: Session, pipeline: str, version: int) -> list[dic
     own = session.scalar(select(PipelineVersion.yaml).where(PipelineVersion.pipeline == pipeline,
                                                             PipelineVersion.version == version))
     data_type = _header(own or "").get("data_type")
+    started_by_triggers = _triggered(pipeline, own or "")
     children = []
     for name, text in sorted(texts.items()):
         header = _header(text)
         parent = header.get("parent")
         if name == pipeline or parent is None or parent not in (pipeline, data_type):
             continue
+        if name in started_by_triggers:
+            continue  # its trigger stage requests its runs; one per record, not two
         if data_type is not None and header.get("data_type") == data_type:
             continue  # same data type: joined by a topic, both run on their own
         child = header.get("child")

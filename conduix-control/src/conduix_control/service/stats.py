@@ -111,6 +111,8 @@ def _status(pipeline: Pipeline, runs: list[Run]) -> str:
     """One word for the list: the desired state, refined by what the latest runs do."""
     statuses = {r.status for r in runs if r.parent_run_id is None}
     if pipeline.desired == "running":
+        if "paused" in statuses:  # a replica's supervision gave up; it resumes by itself (its run says when)
+            return "paused"
         if "running" in statuses:
             return "running"
         if not statuses or "pending" in statuses:

@@ -5,6 +5,7 @@ const PATHS = {
   agents: "M4 5h16v6H4zM4 13h16v6H4zM8 8h.01M8 16h.01",
   schedules: "M12 7v5l3 2M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z",
   runs: "M5 4v16M5 8h6M5 15h6M11 6h8v4h-8zM11 13h8v4h-8z",
+  audit: "M6 3h9l4 4v14H6zM14 3v5h5M9 12h7M9 16h7",
   tokens: "M15 7a4 4 0 1 1-3.9 4.9L4 19v-3h2v-2h2l1.6-1.6A4 4 0 0 1 15 7zM16 10h.01",
   logout: "M15 4h4v16h-4M10 8l-4 4 4 4M6 12h11",
   plus: "M12 5v14M5 12h14",

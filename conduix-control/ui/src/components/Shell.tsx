@@ -37,6 +37,7 @@ export function Shell() {
           <NavItem to="/schedules" icon="schedules" label="Schedules" testId="nav-schedules" />
           <NavItem to="/runs" icon="runs" label="Runs" testId="nav-runs" />
           {isAdmin && <NavItem to="/tokens" icon="tokens" label="API tokens" testId="nav-tokens" />}
+          {isAdmin && <NavItem to="/audit" icon="audit" label="Audit log" testId="nav-audit" />}
         </nav>
         <div className="sidebar-user">
           <div className="avatar" aria-hidden="true">{(me?.user ?? "?").slice(0, 1).toUpperCase()}</div>

@@ -47,7 +47,7 @@ export function AccountPage() {
                 autoComplete="current-password" onChange={(e) => setCurrent(e.target.value)} />
             </label>
             <label>
-              <span>New password (8 characters or more)</span>
+              <span>New password (12 characters or more)</span>
               <input className="input" type="password" data-testid="password-new" value={next}
                 autoComplete="new-password" onChange={(e) => setNext(e.target.value)} />
             </label>
@@ -58,7 +58,7 @@ export function AccountPage() {
                 onChange={(e) => setAgain(e.target.value)} />
             </label>
             <button className="btn btn-primary" data-testid="password-change"
-              disabled={!current || next.length < 8 || next !== again} onClick={() => void change()}>
+              disabled={!current || next.length < 12 || next !== again} onClick={() => void change()}>
               Change password
             </button>
           </div>

@@ -7,12 +7,16 @@ import { usePoll } from "../hooks";
 import type { ApiToken, Role } from "../types";
 
 const ROLES: Role[] = ["viewer", "editor", "admin", "agent"];
+/** Lifetimes offered for a new token, in days (null: until revoked). */
+const LIFETIMES: [string, number | null][] = [["never", null], ["7 days", 7], ["30 days", 30], ["90 days", 90],
+  ["1 year", 365]];
 
 /** API tokens for the CLI, agents and scripts (admins only); a new token is shown once. */
 export function TokensPage() {
   const tokens = usePoll(() => api.get<ApiToken[]>("/auth/tokens"), 0);
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>("viewer");
+  const [lifetime, setLifetime] = useState(0);
   const [created, setCreated] = useState<ApiToken | null>(null);
   const [copied, setCopied] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -21,7 +25,8 @@ export function TokensPage() {
     setError(null);
     setCopied(false);
     try {
-      const token = await api.post<ApiToken>("/auth/tokens", { name: name.trim(), role });
+      const token = await api.post<ApiToken>("/auth/tokens",
+        { name: name.trim(), role, expires_in_days: LIFETIMES[lifetime][1] });
       setCreated(token);
       setName("");
       await tokens.reload();
@@ -69,6 +74,13 @@ export function TokensPage() {
               {ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
             </select>
           </label>
+          <label>
+            <span>Expires</span>
+            <select className="input" data-testid="token-lifetime" value={lifetime}
+              onChange={(e) => setLifetime(Number(e.target.value))}>
+              {LIFETIMES.map(([label], i) => <option key={label} value={i}>{label}</option>)}
+            </select>
+          </label>
           <button className="btn btn-primary" data-testid="token-create" disabled={!name.trim()} onClick={() => void create()}>
             <Icon name="key" /> Create token
           </button>
@@ -90,7 +102,7 @@ export function TokensPage() {
       <div className="card">
         <table className="table">
           <thead>
-            <tr><th>Name</th><th>Role</th><th>Token</th><th>Created by</th><th>Created</th><th>Last used</th><th /></tr>
+            <tr><th>Name</th><th>Role</th><th>Token</th><th>Created by</th><th>Created</th><th>Last used</th><th>Expires</th><th /></tr>
           </thead>
           <tbody>
             {(tokens.data ?? []).map((t) => (
@@ -101,6 +113,7 @@ export function TokensPage() {
                 <td>{t.created_by ?? "—"}</td>
                 <td className="muted">{fmtTime(t.created_at)}</td>
                 <td className="muted">{t.last_used_at ? fmtAgo(t.last_used_at) : "never"}</td>
+                <td className="muted">{t.expires_at ? fmtTime(t.expires_at) : "never"}</td>
                 <td className="row-actions">
                   <button className="btn btn-small btn-ghost-danger" data-testid={`token-revoke-${t.id}`}
                     onClick={() => void revoke(t)}>

@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import field_validator
-
+from conduix.durations import UNITS, durations, parse_duration
 from conduix.errors import RemapCompileError
 from conduix.remap import nodes
 from conduix.remap.parser import parse
 from conduix.remap.paths import get_path
 
 __all__ = ["FieldPath", "KeyFn", "check_paths", "durations", "format_time", "parse_duration", "parse_event_time"]
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from a number or a string like ``500ms``, ``10s``, ``5m``, ``1h``, ``1d``."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a string like '10s', '5m', '1h'")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    raise ValueError(f"{value!r} is not a duration; write seconds (30) or a string like '500ms', '10s', '5m', '1h'")
-
-
-def durations(*names: str) -> Any:
-    """A validator for config models: the named fields hold seconds, written as numbers or ``10s``, ``5m``."""
-
-    def convert(cls: Any, value: Any) -> Any:
-        return None if value is None else parse_duration(value)
-
-    return field_validator(*names, mode="before")(convert)
 
 
 class FieldPath:
@@ -115,7 +88,7 @@ def parse_event_time(value: Any, unit: str = "s") -> float:
     if isinstance(value, bool) or value is None:
         raise ValueError(f"the event time is {value!r}; expected a number, an RFC 3339 string or a timestamp")
     if isinstance(value, (int, float)):
-        return float(value) * _UNITS[unit]
+        return float(value) * UNITS[unit]
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
     if isinstance(value, str):

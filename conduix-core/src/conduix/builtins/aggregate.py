@@ -126,8 +126,9 @@ class AggregateStage(Stage[AggregateConfig]):
         if self.delivery is not None:
             self.delivery.load()
 
-    def outputs(self) -> list[str]:
-        return [LATE] if self.config.late == "route" else []
+    @classmethod
+    def outputs_for(cls, config: AggregateConfig) -> list[str]:
+        return [LATE] if config.late == "route" else []
 
     @property
     def watermark(self) -> float:

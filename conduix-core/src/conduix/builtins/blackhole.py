@@ -18,6 +18,8 @@ class BlackholeConfig(ComponentConfig):
 class BlackholeSink(Sink[BlackholeConfig]):
     """Counts and discards records: for benchmarks and for trying pipelines out."""
 
+    local = True
+
     Config = BlackholeConfig
     received = 0
 

@@ -9,7 +9,7 @@ from typing import IO, Any
 import orjson
 from pydantic import Field, model_validator
 
-from conduix.components import Batch, ComponentConfig, Context, Rejected, Source
+from conduix.components import Access, Batch, ComponentConfig, Context, Rejected, Source
 from conduix.errors import ComponentError, RemapError
 from conduix.remap import Condition, compile_condition
 from conduix.runtime.acks import AckTracker
@@ -34,6 +34,10 @@ class DeadLettersSource(Source[DeadLettersConfig]):
     """Emits the ``record`` of every dead letter, with its ``metadata`` as the record's metadata."""
 
     Config = DeadLettersConfig
+
+    @classmethod
+    def access(cls, config: DeadLettersConfig) -> Access:
+        return Access(reads=(config.path,))
 
     def __init__(self, config: DeadLettersConfig, context: Context) -> None:
         super().__init__(config, context)

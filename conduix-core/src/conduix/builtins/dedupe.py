@@ -13,8 +13,9 @@ from cachetools import LRUCache, TTLCache
 from pydantic import Field, model_validator
 
 from conduix.builtins._fields import KeyFn, check_paths, durations
-from conduix.components import Batch, ComponentConfig, Context, Emit, Stage
+from conduix.components import Access, Batch, ComponentConfig, Context, Emit, Stage
 from conduix.errors import RetryableError
+from conduix.redaction import redact_url
 
 __all__ = ["DedupeConfig", "DedupeStage"]
 
@@ -45,6 +46,10 @@ class DedupeStage(Stage[DedupeConfig]):
     """Passes the first record of each key and drops the repeats."""
 
     Config = DedupeConfig
+
+    @classmethod
+    def access(cls, config: DedupeConfig) -> Access:
+        return Access(hosts=(config.url,)) if config.store == "redis" else Access()
 
     def __init__(self, config: DedupeConfig, context: Context) -> None:
         super().__init__(config, context)
@@ -83,7 +88,7 @@ class DedupeStage(Stage[DedupeConfig]):
         try:
             return [bool(answer) for answer in pipe.execute()]
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise RetryableError(f"dedupe {self.id!r}: redis {self.config.url}: {exc}") from exc
+            raise RetryableError(f"dedupe {self.id!r}: redis {redact_url(self.config.url)}: {exc}") from exc
 
     def process(self, batch: Batch, emit: Emit) -> None:
         keys = [self.key.text(record) for record in batch.records]

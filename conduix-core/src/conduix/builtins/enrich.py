@@ -24,7 +24,7 @@ from conduix.builtins.lookup_tables import (
     RedisTableConfig,
     Table,
 )
-from conduix.components import Batch, ComponentConfig, Context, Emit, Stage
+from conduix.components import Access, Batch, ComponentConfig, Context, Emit, Stage
 from conduix.remap.paths import clone, set_path
 
 __all__ = ["EnrichConfig", "EnrichStage"]
@@ -66,6 +66,13 @@ class EnrichStage(Stage[EnrichConfig]):
     """Adds the matching table entry to every record."""
 
     Config = EnrichConfig
+
+    @classmethod
+    def access(cls, config: EnrichConfig) -> Access:
+        table = config.table
+        if isinstance(table, FileTableConfig):
+            return Access(reads=(table.path,))
+        return Access(hosts=(table.url,))
 
     def __init__(self, config: EnrichConfig, context: Context) -> None:
         super().__init__(config, context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -12,7 +13,8 @@ from typing import IO, Any, Literal
 import orjson
 from pydantic import Field
 
-from conduix.components import Batch, ComponentConfig, Context, Rejected, Sink, Source
+from conduix.builtins._lines import reject_line, undecodable
+from conduix.components import Access, Batch, ComponentConfig, Context, Rejected, SharedMeta, Sink, Source
 from conduix.errors import ComponentError
 from conduix.runtime.acks import AckTracker
 
@@ -27,7 +29,27 @@ class FileSourceConfig(ComponentConfig):
     start_at: Literal["beginning", "end"] = Field("beginning", description="Where to start in a file "
                                                   "with no checkpoint.")
     glob_interval: float = Field(1.0, gt=0, description="Seconds between looks for new files when following.")
-    encoding: str = "utf-8"
+    encoding: str = Field("utf-8", description="Lines that are not valid in it are rejected (on_error), their "
+                                               "bytes kept in the dead letter, not replaced.")
+    max_line_bytes: int = Field(1024 * 1024, ge=1, description="Longer lines (their \\n not counted) are "
+                                "rejected (on_error) without being held whole: the dead letter keeps their "
+                                "first max_line_bytes bytes.")
+
+
+#: bytes read from a file at a time; its lines are split at once and handed out batch by batch
+CHUNK_BYTES = 1 << 20
+
+
+class _Long(bytes):
+    """The first ``max_line_bytes`` bytes of a longer line; ``size`` is the line's length in the file."""
+
+    size: int
+
+
+def _long(head: bytes, size: int) -> _Long:
+    line = _Long(head)
+    line.size = size
+    return line
 
 
 @dataclass
@@ -36,10 +58,72 @@ class _OpenFile:
     handle: IO[bytes]
     line: int = 0
     offset: int = 0
+    """Byte offset of the first line not yet read into a batch."""
     tracker: AckTracker = field(default_factory=AckTracker)
     offsets: dict[int, int] = field(default_factory=dict)
     acked_offset: int = 0
     eof: bool = False
+    lines: list[bytes] = field(default_factory=list)
+    """Complete lines read from the file (without their newline), from index ``next`` on not yet read."""
+    next: int = 0
+    partial: bytes = b""
+    """The bytes after the last newline read: a line still being written (or the last, unterminated one)."""
+    unterminated: bool = False
+    """The last of ``lines`` had no newline (the end of a file that is not followed)."""
+    long: _Long | None = None
+    """A line over the limit still being read: its head is kept, the rest counted and dropped."""
+    longs: int = 0
+    """Lines over the limit among ``lines`` not yet taken."""
+
+    def take(self, count: int, follow: bool, limit: int) -> tuple[list[bytes], int, int]:
+        """Up to ``count`` lines, the bytes they span in the file, and how many of them are :class:`_Long`
+        (lines over ``limit`` bytes, never held whole), reading a chunk at a time."""
+        lines, start = self.lines, self.next
+        while len(lines) - start < count and not self.unterminated:
+            chunk = self.handle.read(CHUNK_BYTES)
+            if chunk:
+                parts = self._split(chunk, limit)
+            elif (self.partial or self.long is not None) and not follow:  # a last line without newline
+                parts = [self.long if self.long is not None else self.partial]
+                self.partial, self.long, self.unterminated = b"", None, True
+                self.longs += isinstance(parts[0], _Long)
+            else:
+                break
+            lines = lines[start:] + parts if start < len(lines) else parts
+            start = 0
+        taken = lines[start:start + count]
+        self.lines, self.next = lines, start + len(taken)
+        longs = 0
+        if self.longs:
+            longs = sum(isinstance(line, _Long) for line in taken)
+            self.longs -= longs
+        nbytes = len(taken) + (sum(map(len, taken)) if not longs else
+                               sum(line.size if isinstance(line, _Long) else len(line) for line in taken))
+        if self.unterminated and taken and self.next == len(lines):
+            nbytes -= 1
+        return taken, nbytes, longs
+
+    def _split(self, chunk: bytes, limit: int) -> list[bytes]:
+        """The lines a chunk completes; ``partial`` and ``long`` keep what it leaves open."""
+        parts: list[bytes] = []
+        if self.long is not None:  # the rest of a long line, up to its newline, is dropped
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                self.long.size += len(chunk)
+                return parts
+            self.long.size += cut
+            parts.append(self.long)
+            self.long, chunk = None, chunk[cut + 1:]
+            self.longs += 1
+        pieces = (self.partial + chunk).split(b"\n")
+        self.partial = pieces.pop()
+        if len(self.partial) > limit:
+            self.long, self.partial = _long(self.partial[:limit], len(self.partial)), b""
+        if pieces and max(map(len, pieces)) > limit:
+            pieces = [_long(piece[:limit], len(piece)) if len(piece) > limit else piece for piece in pieces]
+            self.longs += sum(isinstance(piece, _Long) for piece in pieces)
+        parts += pieces
+        return parts
 
 
 class FileSource(Source[FileSourceConfig]):
@@ -50,6 +134,10 @@ class FileSource(Source[FileSourceConfig]):
     """
 
     Config = FileSourceConfig
+
+    @classmethod
+    def access(cls, config: FileSourceConfig) -> Access:
+        return Access(reads=tuple([config.path] if isinstance(config.path, str) else config.path))
 
     def __init__(self, config: FileSourceConfig, context: Context) -> None:
         super().__init__(config, context)
@@ -109,47 +197,82 @@ class FileSource(Source[FileSourceConfig]):
         return Batch([]) if follow else None
 
     def _read_file(self, state: _OpenFile, max_records: int) -> Batch | None:
-        handle = state.handle
-        as_json = self.config.format == "json"
-        records: list[dict[str, Any]] = []
-        meta: list[dict[str, Any]] = []
-        rejects: list[Rejected] = []
+        lines, nbytes, longs = state.take(max_records, self.config.follow, self.config.max_line_bytes)
+        if not lines:
+            return None
+        source, path = self.id, state.path
         first = state.line
-        line_no = state.line
-        offset = state.offset
-        while len(records) < max_records:
-            raw = handle.readline()
-            if not raw:
-                break
-            if not raw.endswith(b"\n") and self.config.follow:
-                handle.seek(offset)  # a line still being written: take it when it is complete
-                break
-            offset += len(raw)
-            line_no += 1
-            text = raw.rstrip(b"\r\n")
-            if as_json:
-                if not text.strip():
+        end = first + len(lines)
+        records = self._json_batch(lines) if self.config.format == "json" and not longs else None
+        rejects: list[Rejected] = []
+        if records is not None:  # every line an object: their line numbers follow each other
+            numbers: Sequence[int] = range(first + 1, end + 1)
+        else:
+            records, numbers, rejects = self._records(lines, first, source, path)
+        state.line = end
+        state.offset += nbytes
+        state.offsets[end] = state.offset
+        # the metadata of every record is the same but for its line: kept per batch, dicts made when read
+        meta = SharedMeta({"source": source, "file": path}, {"line": numbers}) if records else None
+        return Batch(records, meta, position=(path, first, end), rejects=rejects or None, nbytes=nbytes)
+
+    @staticmethod
+    def _json_batch(lines: list[bytes]) -> list[dict[str, Any]] | None:
+        """The lines parsed in one go when each is a JSON object, as nearly all are; None for a batch with
+        something else in it (invalid JSON, a blank line, an array...), which :meth:`_records` then reads
+        line by line."""
+        try:
+            records = list(map(orjson.loads, lines))  # JSON allows the \r of a \r\n line end
+        except orjson.JSONDecodeError:
+            return None
+        if records and set(map(type, records)) != {dict}:
+            return None
+        return records
+
+    def _records(self, lines: list[bytes], first: int, source: str,
+                 path: str) -> tuple[list[dict[str, Any]], list[int], list[Rejected]]:
+        """The records of ``lines`` (the first is line ``first + 1``), the line number of each, and the
+        rejects: invalid JSON, text that does not decode, lines over ``max_line_bytes``."""
+        encoding = self.config.encoding
+        records: list[dict[str, Any]] = []
+        numbers: list[int] = []
+        rejects: list[Rejected] = []
+        if self.config.format == "json":
+            loads, invalid = orjson.loads, orjson.JSONDecodeError
+            for line_no, raw in enumerate(lines, first + 1):
+                if isinstance(raw, _Long):
+                    rejects.append(self._too_long(raw, {"source": source, "file": path, "line": line_no}))
                     continue
                 try:
-                    record = orjson.loads(text)
-                except orjson.JSONDecodeError as exc:
-                    rejects.append(Rejected(f"invalid JSON: {exc}", record={"message": text.decode(
-                        self.config.encoding, errors="replace")}, meta={"source": self.id, "file": state.path,
-                                                                       "line": line_no}))
+                    record = loads(raw)  # JSON allows the \r of a \r\n line end
+                except invalid as exc:
+                    line = raw.rstrip(b"\r")
+                    if line.strip():  # the reject keeps bytes that do not decode
+                        rejects.append(reject_line(line, f"invalid JSON: {exc}", encoding,
+                                                   {"source": source, "file": path, "line": line_no}))
                     continue
-                if not isinstance(record, dict):
-                    record = {"message": record}
-            else:
-                record = {"message": text.decode(self.config.encoding, errors="replace")}
-            records.append(record)
-            meta.append({"source": self.id, "file": state.path, "line": line_no})
-        if line_no == first:
-            return None
-        nbytes = offset - state.offset
-        state.line = line_no
-        state.offset = offset
-        state.offsets[line_no] = offset
-        return Batch(records, meta, position=(state.path, first, line_no), rejects=rejects or None, nbytes=nbytes)
+                records.append(record if type(record) is dict else {"message": record})
+                numbers.append(line_no)
+        else:
+            for line_no, raw in enumerate(lines, first + 1):
+                if isinstance(raw, _Long):
+                    rejects.append(self._too_long(raw, {"source": source, "file": path, "line": line_no}))
+                    continue
+                try:
+                    text = raw.rstrip(b"\r").decode(encoding)
+                except UnicodeDecodeError:  # never replaced silently: the reject keeps the bytes
+                    rejects.append(reject_line(raw.rstrip(b"\r"), undecodable(encoding), encoding,
+                                               {"source": source, "file": path, "line": line_no}))
+                    continue
+                records.append({"message": text})
+                numbers.append(line_no)
+        return records, numbers, rejects
+
+    def _too_long(self, line: _Long, meta: dict[str, Any]) -> Rejected:
+        limit = self.config.max_line_bytes
+        return Rejected(f"line of {line.size} bytes is longer than max_line_bytes ({limit}); the dead letter keeps "
+                        f"its first {limit} bytes", record={"message": line.decode(self.config.encoding, "replace")},
+                        meta=meta, raw=bytes(line))
 
     def acknowledge(self, position: Any) -> None:
         path, first, end = position
@@ -180,7 +303,13 @@ class FileSinkConfig(ComponentConfig):
 class FileSink(Sink[FileSinkConfig]):
     """Writes records to a file, one JSON object per line."""
 
+    local = True
+
     Config = FileSinkConfig
+
+    @classmethod
+    def access(cls, config: FileSinkConfig) -> Access:
+        return Access(writes=(config.path,))
 
     def open(self) -> None:
         path = Path(self.config.path).expanduser()
@@ -190,8 +319,9 @@ class FileSink(Sink[FileSinkConfig]):
     bytes_written = 0
 
     def write(self, batch: Batch) -> None:
-        dumps = orjson.dumps
-        data = b"".join(dumps(r) + b"\n" for r in batch.records)
+        if not batch.records:
+            return
+        data = b"\n".join(map(orjson.dumps, batch.records)) + b"\n"
         self.handle.write(data)
         self.handle.flush()
         self.bytes_written += len(data)

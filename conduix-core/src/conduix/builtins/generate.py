@@ -15,7 +15,9 @@ __all__ = ["GenerateSource"]
 
 class GenerateConfig(ComponentConfig):
     count: int | None = Field(None, ge=0, description="Records to produce; unset means forever.")
-    rate: float | None = Field(None, gt=0, description="Records per second; unset means as fast as possible.")
+    rate: float | None = Field(None, gt=0, description="Records per second, for the whole pipeline (with "
+                                                       "`settings.workers` > 1 each worker makes its share); unset "
+                                                       "means as fast as possible.")
     record: dict[str, Any] | None = Field(None, description="Template record, copied for every record.")
     records: list[dict[str, Any]] | None = Field(None, description="Templates used in turn.")
     resume: bool = Field(False, description="Continue from the checkpointed sequence number on restart "
@@ -67,12 +69,9 @@ class GenerateSource(Source[GenerateConfig]):
             n = min(n, cfg.count - start)
             if n <= 0:
                 return None
-        if cfg.rate is not None:
-            allowed = int((time.monotonic() - self._started) * cfg.rate) - (start - self._first)
-            if allowed <= 0:
-                time.sleep(min(1.0 / cfg.rate, 0.1))
-                return Batch([])
-            n = min(n, allowed)
+        n = self._within_rate(start, n)
+        if n == 0:
+            return Batch([])
         templates = self._templates
         field = cfg.sequence_field
         if len(templates) == 1:
@@ -90,6 +89,18 @@ class GenerateSource(Source[GenerateConfig]):
         self.next_seq = start + n
         return Batch(records, position=(start, start + n))
 
+    def _within_rate(self, start: int, n: int) -> int:
+        """How many of ``n`` records from ``start`` the rate allows now (sleeping a little when none):
+        ``rate`` is the pipeline's, so each of ``slice_count`` slices makes ``rate / slice_count``."""
+        if self.config.rate is None:
+            return n
+        rate = self.config.rate / self.context.slice_count
+        allowed = int((time.monotonic() - self._started) * rate) - (start - self._first)
+        if allowed <= 0:
+            time.sleep(min(1.0 / rate, 0.1))
+            return 0
+        return min(n, allowed)
+
     def _read_slice(self, max_records: int) -> Batch | None:
         """Slice i of n makes the records whose sequence number is i modulo n; positions count its own."""
         cfg, index, count = self.config, self.context.slice_index, self.context.slice_count
@@ -99,6 +110,9 @@ class GenerateSource(Source[GenerateConfig]):
             stop = min(stop, -(-(cfg.count - index) // count))  # records of this slice below count
             if stop <= start:
                 return None
+        stop = start + self._within_rate(start, stop - start)
+        if stop == start:
+            return Batch([])
         templates, field = self._templates, cfg.sequence_field
         records = []
         for k in range(start, stop):

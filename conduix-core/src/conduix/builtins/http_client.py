@@ -10,10 +10,11 @@ import threading
 import time
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from conduix.components import Batch, ComponentConfig, Context, Rejected, Source
+from conduix.components import Access, Batch, ComponentConfig, Context, Rejected, Source
 from conduix.errors import ConfigError, ConnectorError, RetryableError
+from conduix.redaction import redact_url
 
 __all__ = ["HttpAuth", "HttpClientSource", "Pagination", "extract", "retry_after"]
 
@@ -25,9 +26,9 @@ RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 class HttpAuth(ComponentConfig):
     type: Literal["bearer", "basic"] = Field(..., description="'bearer': Authorization: Bearer <token>; "
                                              "'basic': user name and password.")
-    token: str | None = Field(None, description="Bearer token (use ${ENV_VAR} to keep it out of the file).")
+    token: SecretStr | None = Field(None, description="Bearer token (use ${ENV_VAR} to keep it out of the file).")
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
 
     @model_validator(mode="after")
     def check_fields(self) -> HttpAuth:
@@ -40,9 +41,9 @@ class HttpAuth(ComponentConfig):
     def apply(self, headers: dict[str, str]) -> Any:
         """Adds a bearer header; returns httpx's auth argument for basic auth."""
         if self.type == "bearer":
-            headers["Authorization"] = f"Bearer {self.token}"
+            headers["Authorization"] = f"Bearer {self.token.get_secret_value() if self.token else ''}"
             return None
-        return (self.username or "", self.password or "")
+        return (self.username or "", self.password.get_secret_value() if self.password else "")
 
 
 class Pagination(ComponentConfig):
@@ -133,6 +134,10 @@ class HttpClientSource(Source[HttpClientConfig]):
 
     Config = HttpClientConfig
 
+    @classmethod
+    def access(cls, config: HttpClientConfig) -> Access:
+        return Access(hosts=(config.url,))
+
     def __init__(self, config: HttpClientConfig, context: Context) -> None:
         super().__init__(config, context)
         self._stop = threading.Event()
@@ -195,7 +200,8 @@ class HttpClientSource(Source[HttpClientConfig]):
         except ValueError as exc:
             self._finish()
             return Batch([], position=self._pages, rejects=[Rejected(
-                f"the response of {response.url} is not JSON: {exc}", record={"message": response.text[:10_000]},
+                f"the response of {redact_url(str(response.url))} is not JSON: {exc}",
+                record={"message": response.text[:10_000]},
                 meta=meta)])
         found = extract(body, self.config.records_path)
         items = found if isinstance(found, list) else ([] if found is None else [found])
@@ -254,15 +260,16 @@ class HttpClientSource(Source[HttpClientConfig]):
                     return response
                 problem = f"HTTP {response.status_code} {response.reason_phrase}"
                 if response.status_code not in RETRY_STATUSES:
-                    raise ConnectorError(f"source {self.id!r}: {cfg.method} {response.url} answered {problem}: "
-                                         f"{response.text[:300]!r}; check the url, parameters and auth")
+                    raise ConnectorError(f"source {self.id!r}: {cfg.method} {redact_url(str(response.url))} answered "
+                                         f"{problem}: {response.text[:300]!r}; check the url, parameters and auth")
                 wait = retry_after(response.headers.get("Retry-After"), cfg.retries.max)
             if attempt >= cfg.retries.max_attempts:
-                raise RetryableError(f"source {self.id!r}: {cfg.method} {url}: {problem} after {attempt} attempts")
+                raise RetryableError(f"source {self.id!r}: {cfg.method} {redact_url(url)}: {problem} after {attempt} "
+                                     "attempts")
             if wait is None:
                 wait = min(cfg.retries.max, cfg.retries.initial * 2 ** (attempt - 1))
-            logger.warning("source %r: %s %s: %s; retry %d in %.2fs", self.id, cfg.method, url, problem, attempt,
-                           wait)
+            logger.warning("source %r: %s %s: %s; retry %d in %.2fs", self.id, cfg.method, redact_url(url), problem,
+                           attempt, wait)
             if self._stop.wait(wait):
                 raise _Stopped
 

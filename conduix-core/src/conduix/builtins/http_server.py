@@ -19,7 +19,7 @@ import threading
 from typing import Any, Literal
 
 import orjson
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from conduix.components import Batch, ComponentConfig, Context, Source
 from conduix.errors import ConnectorError
@@ -39,7 +39,7 @@ class HttpServerConfig(ComponentConfig):
         "auto", description="'json': an object or an array of objects; 'ndjson': one object per line; 'auto': "
         "by Content-Type (application/x-ndjson or application/jsonl are JSON lines).")
     ack: bool = Field(True, description="Answer 200 once every sink wrote the records; false: 202 on receipt.")
-    auth_token: str | None = Field(None, description="Require 'Authorization: Bearer <token>' (401 otherwise).")
+    auth_token: SecretStr | None = Field(None, description="Require 'Authorization: Bearer <token>' (401 otherwise).")
     max_pending: int = Field(10_000, ge=1, description="Records received but not yet acknowledged; beyond it "
                              "requests get 429.")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Larger bodies get 413.")
@@ -176,7 +176,7 @@ class HttpServerSource(Source[HttpServerConfig]):
             return await _reply(send, 405, {"error": "use POST"}, [(b"allow", b"POST")])
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if cfg.auth_token is not None and not hmac.compare_digest(
-                headers.get("authorization", "").encode(), f"Bearer {cfg.auth_token}".encode()):
+                headers.get("authorization", "").encode(), f"Bearer {cfg.auth_token.get_secret_value()}".encode()):
             return await _reply(send, 401, {"error": "missing or wrong bearer token"},
                                 [(b"www-authenticate", b"Bearer")])
         if self._stopping:

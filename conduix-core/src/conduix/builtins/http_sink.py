@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import gzip
 import logging
-import threading
 from typing import Any, Literal
 
 import orjson
 from pydantic import Field
 
 from conduix.builtins.http_client import RETRY_STATUSES, HttpAuth, retry_after
-from conduix.components import Batch, ComponentConfig, Context, Rejected, Sink
+from conduix.components import Access, Batch, ComponentConfig, Context, Rejected, Sink
 from conduix.errors import RetryableError
 from conduix.observability.tracing import trace_headers
+from conduix.redaction import redact_url
 
 __all__ = ["HttpSink"]
 
@@ -44,11 +44,14 @@ class HttpSink(Sink[HttpSinkConfig]):
 
     Config = HttpSinkConfig
 
+    @classmethod
+    def access(cls, config: HttpSinkConfig) -> Access:
+        return Access(hosts=(config.url,))
+
     def __init__(self, config: HttpSinkConfig, context: Context) -> None:
         super().__init__(config, context)
         self._client: Any = None
         self._resume: tuple[Batch, set[int]] | None = None
-        self._closing = threading.Event()
 
     def open(self) -> None:
         import httpx
@@ -62,7 +65,6 @@ class HttpSink(Sink[HttpSinkConfig]):
         self._client = httpx.Client(headers=headers, auth=auth, timeout=cfg.timeout, verify=cfg.verify_tls)
 
     def close(self) -> None:
-        self._closing.set()
         if self._client is not None:
             self._client.close()
 
@@ -91,20 +93,18 @@ class HttpSink(Sink[HttpSinkConfig]):
                                                 headers=trace_headers(batch) or None)
             except httpx.TransportError as exc:
                 self._resume = (batch, done)
-                raise RetryableError(f"sink {self.id!r}: {cfg.method} {cfg.url}: {type(exc).__name__}: {exc}") \
-                    from exc
+                raise RetryableError(f"sink {self.id!r}: {cfg.method} {redact_url(cfg.url)}: "
+                                     f"{type(exc).__name__}: {exc}") from exc
             status = response.status_code
             if status < 300:
                 done.add(start)
                 continue
-            problem = f"{cfg.method} {cfg.url} answered HTTP {status} {response.reason_phrase}: {response.text[:300]!r}"
+            problem = (f"{cfg.method} {redact_url(cfg.url)} answered HTTP {status} {response.reason_phrase}: "
+                       f"{response.text[:300]!r}")
             if status in RETRY_STATUSES or status >= 500:
                 self._resume = (batch, done)
                 wait = retry_after(response.headers.get("Retry-After"), cfg.max_retry_after)
-                if wait:
-                    logger.info("sink %r: %s; waiting %.1fs as Retry-After asks", self.id, problem, wait)
-                    self._closing.wait(wait)
-                raise RetryableError(f"sink {self.id!r}: {problem}")
+                raise RetryableError(f"sink {self.id!r}: {problem}", retry_after=wait)
             done.add(start)  # a client error: retrying the same records cannot help
             rejected.extend(Rejected(problem, index=i) for i in range(start, start + len(chunk)))
         self._resume = None

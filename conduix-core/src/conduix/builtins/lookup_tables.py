@@ -14,6 +14,7 @@ from pydantic import Field
 
 from conduix.components import ComponentConfig
 from conduix.errors import ConfigError, RetryableError
+from conduix.redaction import redact_url
 
 __all__ = ["FileTable", "FileTableConfig", "HttpTable", "HttpTableConfig", "RedisTable", "RedisTableConfig",
            "Table"]
@@ -136,7 +137,7 @@ class RedisTable(Table):
                     pipe.hgetall(name)
                 values = pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
-            raise RetryableError(f"redis {self.config.url}: {exc}") from exc
+            raise RetryableError(f"redis {redact_url(self.config.url)}: {exc}") from exc
         return {key: _match(value) for key, value in zip(keys, values)}
 
     def close(self) -> None:
@@ -180,13 +181,13 @@ class HttpTable(Table):
             try:
                 response = self.client.get(url)
             except httpx.TransportError as exc:
-                raise RetryableError(f"GET {url}: {exc}") from exc
+                raise RetryableError(f"GET {redact_url(url)}: {exc}") from exc
             if response.status_code == 404:
                 out[key] = None
             elif response.status_code == 429 or response.status_code >= 500:
-                raise RetryableError(f"GET {url}: HTTP {response.status_code}")
+                raise RetryableError(f"GET {redact_url(url)}: HTTP {response.status_code}")
             elif response.status_code >= 400:
-                raise ValueError(f"GET {url}: HTTP {response.status_code}: {response.text[:200]}")
+                raise ValueError(f"GET {redact_url(url)}: HTTP {response.status_code}: {response.text[:200]}")
             else:
                 out[key] = _match(response.text)
         return out

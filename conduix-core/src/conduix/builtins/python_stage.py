@@ -1,4 +1,8 @@
-"""``python``: a user function over each record or each batch, the escape hatch for custom code."""
+"""``python``: a user function over each record or each batch, the escape hatch for custom code.
+
+:func:`function_stage` turns a function given in Python (``Pipeline.from_dict(..., components={"double":
+double})``) into a stage class that does the same.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,19 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from conduix.components import Batch, ComponentConfig, Context, Emit, Stage
+from conduix.components import Access, Batch, ComponentConfig, Context, Emit, Stage
 from conduix.errors import ComponentError, ConfigError
 
-__all__ = ["PythonStage", "import_function"]
+__all__ = ["FunctionStage", "PythonStage", "function_stage", "import_function"]
+
+
+class FunctionStageConfig(ComponentConfig):
+    mode: Literal["record", "batch"] = Field("record", description="Call the function per record or per batch.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for every call.")
 
 
 class PythonStageConfig(ComponentConfig):
@@ -49,19 +58,20 @@ def import_function(target: str, python_path: list[str] | None = None) -> Callab
     return obj  # type: ignore[no-any-return,unused-ignore]
 
 
-class PythonStage(Stage[PythonStageConfig]):
-    """Calls your function ``module:function`` per record or per batch: the escape hatch for custom code.
+class FunctionStage(Stage[Any]):
+    """Calls :attr:`function` per record or per batch.
 
     Record mode: the function gets a record and returns a record, a list of records, or None to drop it.
-    Batch mode: it gets the list of records and returns a list. A function that raises stops the run with
-    the record's position.
+    Batch mode: it gets the list of records and returns a list. A function that raises fails the batch
+    with the record's position (and ``on_error`` decides what happens).
     """
 
-    Config = PythonStageConfig
+    Config: ClassVar[type[ComponentConfig]] = FunctionStageConfig
+    function: Callable[..., Any]
 
-    def __init__(self, config: PythonStageConfig, context: Context) -> None:
-        super().__init__(config, context)
-        self.function = import_function(config.function, config.python_path)
+    @property
+    def function_name(self) -> str:
+        return f"{self.function.__module__}:{self.function.__qualname__}"
 
     def process(self, batch: Batch, emit: Emit) -> None:
         if self.config.mode == "batch":
@@ -74,7 +84,7 @@ class PythonStage(Stage[PythonStageConfig]):
         if out is None:
             return
         if not isinstance(out, list):
-            raise ComponentError(f"stage {self.id!r}: {self.config.function} returned {type(out).__name__}, "
+            raise ComponentError(f"stage {self.id!r}: {self.function_name} returned {type(out).__name__}, "
                                  "expected a list of records", component=self.id)
         same = out is batch.records or len(out) == len(batch.records)
         emit(batch.derive(out, batch.meta if same else None))
@@ -113,6 +123,38 @@ class PythonStage(Stage[PythonStageConfig]):
             raise ComponentError(f"stage {self.id!r} failed on the record at {where}: "
                                  f"{type(exc).__name__}: {exc}", component=self.id, position=where) from exc
         emit(batch.derive(records, meta))
+
+
+class PythonStage(FunctionStage):
+    """Calls your function ``module:function`` per record or per batch: the escape hatch for custom code.
+
+    Record mode: the function gets a record and returns a record, a list of records, or None to drop it.
+    Batch mode: it gets the list of records and returns a list. A function that raises fails the batch
+    with the record's position (and ``on_error`` decides what happens).
+    """
+
+    Config = PythonStageConfig
+
+    @classmethod
+    def access(cls, config: PythonStageConfig) -> Access:
+        return Access(code=True)  # whoever writes the pipeline runs code where it runs
+
+    def __init__(self, config: PythonStageConfig, context: Context) -> None:
+        super().__init__(config, context)
+        self.function = import_function(config.function, config.python_path)
+
+    @property
+    def function_name(self) -> str:
+        return str(self.config.function)
+
+
+def function_stage(function: Callable[..., Any]) -> type[FunctionStage]:
+    """A stage class calling ``function`` (per record unless its config says ``mode: batch``)."""
+    name = getattr(function, "__name__", "function")
+    return type(f"FunctionStage[{name}]", (FunctionStage,), {
+        "function": staticmethod(function), "__doc__": function.__doc__ or f"Calls {name} per record.",
+        "__module__": getattr(function, "__module__", __name__), "__qualname__": getattr(
+            function, "__qualname__", name)})
 
 
 def _position(batch: Batch, index: int) -> str:

@@ -9,15 +9,18 @@ reason, message and program position in their metadata.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
-from conduix.components import Batch, ComponentConfig, Context, Emit, Stage
+from conduix.components import Access, Batch, ComponentConfig, Context, Emit, Stage
+from conduix.config.checkmode import building, holds_placeholder, resolving
 from conduix.errors import ConfigError, RemapAbort, RemapCompileError, RemapError
 from conduix.remap import Condition, Program, compile, compile_condition
-from conduix.remap.paths import clone
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["FilterStage", "RemapStage", "RouterStage"]
 
@@ -36,18 +39,23 @@ class RemapConfig(ComponentConfig):
                                                      "metadata 'dropped': reason, message, line, column.")
 
     @model_validator(mode="after")
-    def _one_program(self) -> RemapConfig:
+    def _one_program(self, info: ValidationInfo) -> RemapConfig:
         if (self.source is None) == (self.file is None):
             raise ValueError("give exactly one of 'source' (the program text) or 'file' (a path to it)")
         # validating a pipeline then reports program errors, with line, column and caret
         if self.source is not None:
-            _check(compile, self.source)
-        elif self.file is not None and self.file.is_file():  # a missing file is reported when the stage starts
+            _check(compile, self.source, info=info)
+        elif self.file is not None and building(info) and self.file.is_file():
+            # a missing file is reported when the stage starts; check mode reads no file at all
             _check(compile, self.file.read_text(encoding="utf-8"), f"{self.file}: ")
         return self
 
 
-def _check(compiler: Any, source: str, what: str = "") -> None:
+def _check(compiler: Any, source: str, what: str = "", *, info: ValidationInfo | None = None) -> None:
+    """Compile ``source`` to report its errors at validation; in check mode text holding a ``${VAR}``
+    placeholder is compiled where the pipeline runs, once the placeholder is resolved."""
+    if not resolving(info) and holds_placeholder(source):
+        return
     try:
         compiler(source)
     except RemapCompileError as exc:
@@ -70,60 +78,72 @@ class RemapStage(Stage[RemapConfig]):
 
     Config = RemapConfig
 
+    @classmethod
+    def access(cls, config: RemapConfig) -> Access:
+        return Access(reads=(str(config.file),)) if config.file is not None else Access()
+
     def __init__(self, config: RemapConfig, context: Context) -> None:
         super().__init__(config, context)
         self.program: Program = compile(_load(config))
-        # the original record is needed whenever a failed record is passed on or rerouted
-        self._keep_original = not config.drop_on_error or not config.drop_on_abort or config.reroute_dropped
+        for warning in self.program.warnings:
+            logger.warning("remap %s: %s", self.id, warning)
+        # the original record is needed whenever a failed record is passed on or rerouted: copy what the program
+        # may change of it
+        self._keep = not config.drop_on_error or not config.drop_on_abort or config.reroute_dropped
 
-    def outputs(self) -> list[str]:
-        return [DROPPED] if self.config.reroute_dropped else []
+    @classmethod
+    def outputs_for(cls, config: RemapConfig) -> list[str]:
+        return [DROPPED] if config.reroute_dropped else []
 
     def process(self, batch: Batch, emit: Emit) -> None:
         config = self.config
-        run = self.program.run
-        keep = self._keep_original
-        source_meta = batch.meta
-        if source_meta is None and self.program.uses_metadata:
+        uses_meta = self.program.uses_metadata
+        # metadata per record only for a program that reads or writes it; else it stays as the source kept it
+        source_meta = batch.meta if uses_meta else None
+        if source_meta is None and uses_meta:
             source_meta = [{} for _ in batch.records]
-        records: list[dict[str, Any]] = []
-        meta: list[dict[str, Any]] | None = None if source_meta is None else []
+        events, failures = self.program.run_batch(batch.records, source_meta, keep_input=self._keep)
+        kept: list[int] | None = None  # when records were dropped: the indices of those that go on
         dropped: list[dict[str, Any]] = []
         dropped_meta: list[dict[str, Any]] = []
-        errors = 0
-        problem: RemapError | RemapAbort
-        for index, record in enumerate(batch.records):
-            record_meta = None if source_meta is None else source_meta[index]
-            try:
-                out = run(clone(record) if keep else record, record_meta)
-            except RemapAbort as exc:
-                drop = config.drop_on_abort
-                reason, problem = "abort", exc
-            except RemapError as exc:
-                drop = config.drop_on_error
-                reason, problem = "error", exc
-                errors += 1
-                if errors == 1:
-                    self.context.logger.warning("remap %r: %s (record %d of the batch; further errors in this "
-                                                "batch are counted, not logged)", self.id, exc, index)
+        if failures:
+            records = batch.records
+            gone: set[int] = set()  # records dropped: their metadata leaves with them
+            errors = 0
+            first_error: RemapError | None = None
+            for index, problem in failures:
+                if isinstance(problem, RemapAbort):
+                    drop, reason = config.drop_on_abort, "abort"
+                else:
+                    drop, reason = config.drop_on_error, "error"
+                    errors += 1
+                    if errors == 1:
+                        first_error = problem
+                        self.context.logger.warning("remap %r: %s (record %d of the batch; further errors in "
+                                                    "this batch are counted, not logged)", self.id, problem, index)
+                if not drop:
+                    events[index] = records[index]  # passed on as it came
+                    continue
+                gone.add(index)
+                if config.reroute_dropped:
+                    dropped.append(records[index])
+                    info = {"reason": reason, "message": str(problem), "line": problem.line,
+                            "column": problem.column, "component_id": self.id, "component_type": "remap"}
+                    record_meta = source_meta[index] if source_meta is not None else batch.meta_at(index)
+                    dropped_meta.append({**record_meta, "dropped": info})
+            if errors > 1:
+                self.context.logger.warning("remap %r: %d records of the batch failed", self.id, errors)
+            if first_error is not None:
+                self.context.count_errors(first_error, errors)
+            if gone:
+                kept = [i for i in range(len(records)) if i not in gone]
+                events = [events[i] for i in kept]
+        out: list[dict[str, Any]] = events  # type: ignore[assignment]  # no None left in it
+        if out:
+            if source_meta is not None:
+                emit(batch.derive(out, source_meta if kept is None else [source_meta[i] for i in kept]))
             else:
-                records.append(out)
-                if meta is not None:
-                    meta.append(record_meta)  # type: ignore[arg-type]
-                continue
-            if not drop:
-                records.append(record)
-                if meta is not None:
-                    meta.append(record_meta)  # type: ignore[arg-type]
-            elif config.reroute_dropped:
-                dropped.append(record)
-                info = {"reason": reason, "message": str(problem), "line": problem.line,
-                        "column": problem.column, "component_id": self.id, "component_type": "remap"}
-                dropped_meta.append({**(record_meta or {}), "dropped": info})
-        if errors > 1:
-            self.context.logger.warning("remap %r: %d records of the batch failed", self.id, errors)
-        if records:
-            emit(batch.derive(records, meta))
+                emit(batch.with_records(out, kept))
         if dropped:
             emit(batch.derive(dropped, dropped_meta), DROPPED)
 
@@ -133,8 +153,8 @@ class FilterConfig(ComponentConfig):
                                             "true are dropped (and acknowledged).")
 
     @model_validator(mode="after")
-    def _compiles(self) -> FilterConfig:
-        _check(compile_condition, self.condition)
+    def _compiles(self, info: ValidationInfo) -> FilterConfig:
+        _check(compile_condition, self.condition, info=info)
         return self
 
 
@@ -159,22 +179,14 @@ def _matching(stage: Stage[Any], condition: Condition, batch: Batch,
               among: list[int] | None = None) -> list[int]:
     """Indices of the records (of ``among``, default all) the condition holds for.
 
-    A condition that fails for a record counts as false (logged once per batch).
+    A condition that fails for a record counts as false (logged once per batch, counted as an error).
     """
-    test = condition.test
-    keep: list[int] = []
-    failed = 0
-    records = batch.records
-    indices = range(len(records)) if among is None else among
-    for index in indices:
-        try:
-            if test(records[index], batch.meta_at(index)):
-                keep.append(index)
-        except RemapError as exc:
-            failed += 1
-            if failed == 1:
-                stage.context.logger.warning("%s %r: condition failed, treated as false: %s",
-                                             stage.__class__.__name__, stage.id, exc)
+    meta = batch.meta if condition.uses_metadata else None
+    keep, failed, first = condition.select(batch.records, meta, among)
+    if first is not None:
+        stage.context.logger.warning("%s %r: condition failed, treated as false: %s",
+                                     stage.__class__.__name__, stage.id, first)
+        stage.context.count_errors(first, failed)
     return keep
 
 
@@ -188,7 +200,7 @@ class RouterConfig(ComponentConfig):
                                        "route as '<id>.<name>'.")
 
     @model_validator(mode="after")
-    def _conditions_fit_mode(self) -> RouterConfig:
+    def _conditions_fit_mode(self, info: ValidationInfo) -> RouterConfig:
         routes = self.routes
         if isinstance(routes, list) and "mode" not in self.model_fields_set:
             self.mode = "fan_out"
@@ -205,7 +217,7 @@ class RouterConfig(ComponentConfig):
             if self.mode != "fan_out" and not condition:
                 raise ValueError(f"route {name!r} needs a condition in mode {self.mode!r}")
             if condition:
-                _check(compile_condition, condition, f"route {name!r}: ")
+                _check(compile_condition, condition, f"route {name!r}: ", info=info)
         return self
 
     def route_names(self) -> list[str]:
@@ -229,9 +241,10 @@ class RouterStage(Stage[RouterConfig]):
                     raise RemapCompileError(f"route {name!r}: {exc.message}", line=exc.line, column=exc.column,
                                             source=source, hint=exc.hint) from None
 
-    def outputs(self) -> list[str]:
-        names = self.config.route_names()
-        return names if self.config.mode == "fan_out" else [*names, UNMATCHED]
+    @classmethod
+    def outputs_for(cls, config: RouterConfig) -> list[str]:
+        names = config.route_names()
+        return names if config.mode == "fan_out" else [*names, UNMATCHED]
 
     def process(self, batch: Batch, emit: Emit) -> None:
         if self.config.mode == "fan_out":

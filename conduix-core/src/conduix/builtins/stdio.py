@@ -10,6 +10,7 @@ from typing import IO, Any, Literal
 import orjson
 from pydantic import Field
 
+from conduix.builtins._lines import line_record
 from conduix.components import Batch, ComponentConfig, Context, Rejected, Sink, Source
 from conduix.errors import ComponentError
 
@@ -62,20 +63,13 @@ class StdinSource(Source[StdinConfig]):
                     return None
                 break
             self.line_no += 1
-            text = raw.rstrip(b"\r\n")
-            if self.config.format == "json":
-                if text.strip():
-                    try:
-                        record = orjson.loads(text)
-                    except orjson.JSONDecodeError as exc:
-                        rejects.append(Rejected(f"invalid JSON: {exc}", record={"message": text.decode(
-                            "utf-8", errors="replace")}, meta={"source": self.id, "line": self.line_no}))
-                    else:
-                        records.append(record if isinstance(record, dict) else {"message": record})
-                        meta.append({"source": self.id, "line": self.line_no})
-            else:
-                records.append({"message": text.decode("utf-8", errors="replace")})
-                meta.append({"source": self.id, "line": self.line_no})
+            where = {"source": self.id, "line": self.line_no}
+            found = line_record(raw.rstrip(b"\r\n"), self.config.format == "json", "utf-8", where)
+            if isinstance(found, Rejected):
+                rejects.append(found)
+            elif found is not None:
+                records.append(found)
+                meta.append(where)
             if len(records) >= max_records:
                 break
             try:

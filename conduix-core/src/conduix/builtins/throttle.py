@@ -47,8 +47,9 @@ class ThrottleStage(Stage[ThrottleConfig]):
         self.throttled = 0
         """Records over the limit (dropped or routed)."""
 
-    def outputs(self) -> list[str]:
-        return [THROTTLED] if self.config.excess == "route" else []
+    @classmethod
+    def outputs_for(cls, config: ThrottleConfig) -> list[str]:
+        return [THROTTLED] if config.excess == "route" else []
 
     def process(self, batch: Batch, emit: Emit) -> None:
         slot = math.floor(time.time() / self.config.window)

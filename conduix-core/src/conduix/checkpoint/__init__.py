@@ -10,7 +10,9 @@ Shape of a checkpoint (JSON)::
 
 from __future__ import annotations
 
-from conduix.checkpoint._open import default_state_dir, open_store
+from typing import TYPE_CHECKING, Any
+
+from conduix.checkpoint._open import StoreOpener, default_state_dir, open_store
 from conduix.checkpoint.base import (
     Checkpoint,
     CheckpointStore,
@@ -18,9 +20,24 @@ from conduix.checkpoint.base import (
     check_checkpoint,
     merge_checkpoints,
 )
-from conduix.checkpoint.fallback import FallbackCheckpointStore
 from conduix.checkpoint.file import FileCheckpointStore
-from conduix.checkpoint.redis_store import RedisCheckpointStore
+
+if TYPE_CHECKING:
+    from conduix.checkpoint.fallback import FallbackCheckpointStore
+    from conduix.checkpoint.redis_store import RedisCheckpointStore
+
+#: imported when first used: they bring the Redis client, which a run without Redis does not need to load
+_LAZY = {"FallbackCheckpointStore": "conduix.checkpoint.fallback",
+         "RedisCheckpointStore": "conduix.checkpoint.redis_store"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Checkpoint",
@@ -28,6 +45,7 @@ __all__ = [
     "FallbackCheckpointStore",
     "FileCheckpointStore",
     "RedisCheckpointStore",
+    "StoreOpener",
     "StoreUnavailableError",
     "check_checkpoint",
     "default_state_dir",

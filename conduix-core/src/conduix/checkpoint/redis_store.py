@@ -1,11 +1,10 @@
-"""Checkpoints in Redis under ``pipeline:{id}:checkpoint`` as JSON strings."""
+"""Checkpoints in Redis under ``pipeline:{id}:checkpoint`` (after an optional key prefix) as JSON strings."""
 
 from __future__ import annotations
 
 import json
 import logging
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -13,23 +12,14 @@ from redis.retry import Retry
 
 from conduix.checkpoint.base import Checkpoint, CheckpointStore, StoreUnavailableError, check_checkpoint
 from conduix.errors import CheckpointError
+from conduix.redaction import redact_url
 
-__all__ = ["RedisCheckpointStore", "redact_url"]
+__all__ = ["RedisCheckpointStore"]
 
 logger = logging.getLogger(__name__)
 
 _PREFIX = "pipeline:"
 _SUFFIX = ":checkpoint"
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 class RedisCheckpointStore(CheckpointStore):
@@ -41,8 +31,10 @@ class RedisCheckpointStore(CheckpointStore):
     into a fallback instead of a stalled pipeline.
     """
 
-    def __init__(self, url: str, *, timeout: float = 0.5, client: redis.Redis | None = None) -> None:
+    def __init__(self, url: str, *, timeout: float = 0.5, client: redis.Redis | None = None,
+                 prefix: str = "") -> None:
         self.url = url
+        self.prefix = prefix  #: before every key, e.g. a control plane deployment's ``conduix:NAME:``
         self.client: redis.Redis = client or redis.Redis.from_url(
             url,
             socket_timeout=timeout,
@@ -50,11 +42,10 @@ class RedisCheckpointStore(CheckpointStore):
             retry=Retry(NoBackoff(), 0),
         )
 
-    @staticmethod
-    def key_for(pipeline_id: str) -> str:
+    def key_for(self, pipeline_id: str) -> str:
         if not isinstance(pipeline_id, str) or not pipeline_id:
             raise CheckpointError(f"pipeline id must be a non-empty string, got {pipeline_id!r}")
-        return f"{_PREFIX}{pipeline_id}{_SUFFIX}"
+        return f"{self.prefix}{_PREFIX}{pipeline_id}{_SUFFIX}"
 
     def _call(self, what: str, func: Any, *args: Any) -> Any:
         try:
@@ -92,11 +83,12 @@ class RedisCheckpointStore(CheckpointStore):
         self._call(f"DEL {key}", self.client.delete, key)
 
     def list(self) -> list[str]:
-        keys = self._call("SCAN", lambda: list(self.client.scan_iter(match=f"{_PREFIX}*{_SUFFIX}")))
+        start = f"{self.prefix}{_PREFIX}"
+        keys = self._call("SCAN", lambda: list(self.client.scan_iter(match=f"{start}*{_SUFFIX}")))
         ids = []
         for key in keys:
             text = key.decode() if isinstance(key, bytes) else key
-            ids.append(text[len(_PREFIX) : -len(_SUFFIX)])
+            ids.append(text[len(start) : -len(_SUFFIX)])
         return sorted(ids)
 
     def close(self) -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
-from importlib import metadata
 from typing import Any
 
 import click
 
-from conduix.cli._common import configure_logging
+from conduix.cli._common import configure_logging, started
 from conduix.errors import ConduixError
 
 __all__ = ["ENTRY_POINT_GROUP", "cli", "main"]
@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 _LAZY_COMMANDS = {
     "run": "run:command",
     "validate": "validate:validate",
+    "config": "config:command",
     "schema": "validate:schema",
     "graph": "validate:graph",
     "plugins": "plugins:plugins",
@@ -41,6 +42,9 @@ _LAZY_COMMANDS = {
     "test": "unit_test:command",
     "dlq": "dlq:command",
 }
+
+# Commands that call started() themselves, when their start-up is over (``run``: once the pipeline is built).
+_START_UP_ITS_OWN = frozenset({"run"})
 
 # Modules imported at start (each defines ``command`` or ``commands``); prefer _LAZY_COMMANDS.
 _COMMAND_MODULES: list[str] = [
@@ -60,6 +64,8 @@ class _Group(click.Group):
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
+        from importlib import metadata
+
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             try:
                 target = ep.load()
@@ -88,7 +94,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ConduixError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+            from conduix.redaction import redact
+
+            click.secho(f"error: {redact(str(exc))}", fg="red", err=True)
             sys.exit(exc.exit_code)
 
 
@@ -96,9 +104,12 @@ class _Group(click.Group):
 @click.version_option(package_name="conduix-core", prog_name="conduix")
 @click.option("--log-level", default="warning", show_default=True, envvar="CONDUIX_LOG_LEVEL",
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
-def cli(log_level: str) -> None:
+@click.pass_context
+def cli(ctx: click.Context, log_level: str) -> None:
     """Conduix: data pipelines that keep going through crashes, outages and bad input."""
     configure_logging(log_level)
+    if ctx.invoked_subcommand not in _START_UP_ITS_OWN:
+        started()
 
 
 for _name in _COMMAND_MODULES:
@@ -108,4 +119,10 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
-    cli(prog_name="conduix")
+    """The ``conduix`` command. The garbage collector pauses until the command's start-up is over
+    (:func:`conduix.cli._common.started`)."""
+    gc.disable()
+    try:
+        cli(prog_name="conduix")
+    finally:
+        gc.enable()

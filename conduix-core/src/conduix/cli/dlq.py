@@ -13,10 +13,11 @@ from typing import Any
 
 import click
 
+from conduix.api import Pipeline
 from conduix.cli._common import state_dir_option
-from conduix.config import PipelineSpec, load_pipeline, pipeline_from_dict
+from conduix.config import PipelineSpec
 from conduix.errors import ConfigError
-from conduix.runtime import PipelineRun, RunResult
+from conduix.runtime import RunResult
 
 __all__ = ["command", "replay_config"]
 
@@ -79,14 +80,10 @@ def replay(file: Path, pipeline_file: Path, into: str, where: str | None, state_
     Records that fail again go where the component's on_error says (so write them to a new file, not FILE).
     Exit 0 when the replay ran through, 1 when it failed, 2 for bad usage.
     """
-    spec = load_pipeline(pipeline_file)
-    config = replay_config(spec, into, str(file.resolve()), where)
-    replay_spec = pipeline_from_dict(config, name=spec.name)
-    run = PipelineRun(replay_spec, state_dir=state_dir, checkpoints=None).start()
-    while not run.join(0.2):
-        pass
-    result = run.result
-    assert result is not None
+    pipeline = Pipeline.from_yaml(pipeline_file)
+    config = replay_config(pipeline.spec, into, str(file.resolve()), where)
+    replay = Pipeline.from_dict(config, host=pipeline.host, name=pipeline.name)
+    result = replay.run(state_dir=state_dir, supervised=False, checkpoints=False)
     click.echo(_summary(result), err=True)
     if not result.ok:
         click.secho(f"error: {result.error}", fg="red", err=True)

@@ -26,15 +26,18 @@ def _parameters(values: tuple[str, ...]) -> dict[str, str]:
 def _runner(project_path: Path, state_dir: Path, concurrency: int | None) -> ProjectRunner:
     from conduix.plugins import get_plugin_host
 
-    project = load_project(project_path, registry=get_plugin_host().registry)
-    return ProjectRunner(project, state_dir=state_dir, concurrency=concurrency)
+    host = get_plugin_host()
+    project = load_project(project_path, registry=host.registry)
+    return ProjectRunner(project, state_dir=state_dir, host=host, concurrency=concurrency)
 
 
 def _report(runner: ProjectRunner, ok: bool, started: float) -> None:
     runs = runner.store.list()
     done = {status: sum(1 for r in runs if r.status == status) for status in ("succeeded", "failed")}
+    with_errors = sum(1 for r in runs if r.errors)
     click.echo(f"project {runner.project.name}: {'succeeded' if ok else 'failed'} in {time.monotonic() - started:.1f}s "
-               f"({done['succeeded']} runs succeeded, {done['failed']} failed)", err=True)
+               f"({done['succeeded']} runs succeeded, {done['failed']} failed"
+               + (f"; {with_errors} with record errors, see `conduix runs`" if with_errors else "") + ")", err=True)
     for run_id in runner.failed:
         record = runner.store.get(run_id)
         click.secho(f"  failed: {run_id} {record.pipeline} {record.parameters}: {record.error}", fg="red", err=True)
@@ -101,13 +104,15 @@ def retry(run_id: str, project_path: Path | None, state_dir: Path) -> None:
 def runs(ctx: click.Context, state_dir: Path, status: str | None, pipeline: str | None, as_json: bool,
          control_url: str | None) -> None:
     """The recorded runs, children under their parent (local, or of a control plane with --control-url)."""
-    if control_url:
-        try:
-            from conduix_control.cli.client import runs as control_runs
-        except ImportError:
-            raise ConfigError("--control-url needs the control plane client",
-                              hint="pip install conduix-control") from None
-        ctx.invoke(control_runs, pipeline=pipeline, control_url=control_url, as_json=as_json)
+    if control_url:  # `conduix pipelines runs`, a command a control plane package plugs in (conduix.cli)
+        root = ctx.find_root()
+        group = root.command.get_command(root, "pipelines") if isinstance(root.command, click.Group) else None
+        control_runs = group.get_command(ctx, "runs") if isinstance(group, click.Group) else None
+        if control_runs is None:
+            raise ConfigError("--control-url needs the control plane client", hint="pip install conduix-control")
+        args = ["--control-url", control_url, *(["--pipeline", pipeline] if pipeline else []),
+                *(["--json"] if as_json else [])]
+        control_runs.main(args, prog_name="conduix pipelines runs", standalone_mode=False)
         return
     records = RunStore(state_dir).list(status=status, pipeline=pipeline)
     if as_json:
@@ -122,8 +127,10 @@ def runs(ctx: click.Context, state_dir: Path, status: str | None, pipeline: str 
         for r in by_parent.get(parent, []):
             params = " ".join(f"{k}={v}" for k, v in r.parameters.items())
             color = {"failed": "red", "succeeded": "green", "retrying": "yellow"}.get(r.status)
+            failed_records = (f"  errors {sum(r.errors.values())} ("
+                              + ", ".join(f"{cid}: {n}" for cid, n in r.errors.items()) + ")") if r.errors else ""
             click.secho(f"{'  ' * depth}{r.id}  {r.pipeline:<16} {r.status:<9} attempt {r.attempt}  "
-                        f"in {r.records_in:>6} out {r.records_out:>6}  {params}"
+                        f"in {r.records_in:>6} out {r.records_out:>6}{failed_records}  {params}"
                         + (f"  error: {r.error}" if r.error else ""), fg=color)
             show(r.id, depth + 1)
 

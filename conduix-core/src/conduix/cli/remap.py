@@ -10,7 +10,7 @@ import click
 import orjson
 
 from conduix.errors import RemapAbort, RemapCompileError, RemapError
-from conduix.remap import Program, compile
+from conduix.remap import Program, compile, function_names
 from conduix.remap.values import export
 
 __all__ = ["command"]
@@ -80,7 +80,33 @@ def _balanced(text: str) -> bool:
 _REPL_HELP = """\
 Type remap expressions; the event persists between lines, and so do variables.
   :event   show the current event     :reset   start again from the first event
-  :help    this text                  :quit    leave (or Ctrl-D)"""
+  :functions [text]  list the functions (those whose name contains text)
+  :help [function]   this text, or a function's signature, summary and example
+  :quit    leave (or Ctrl-D)"""
+
+
+def _functions(text: str) -> str:
+    """The functions whose name contains ``text``, by name, in columns."""
+    import shutil
+
+    names = [name for name in function_names() if text in name]
+    if not names:
+        return f"no function name contains {text!r}"
+    width = max(len(n) for n in names) + 2
+    columns = max(1, shutil.get_terminal_size((100, 20)).columns // width)
+    rows = [names[i:i + columns] for i in range(0, len(names), columns)]
+    return "\n".join("".join(n.ljust(width) for n in row).rstrip() for row in rows) + f"\n({len(names)} functions)"
+
+
+def _describe(name: str) -> str:
+    from conduix.remap.functions import function_table, signature
+
+    spec = function_table().get(name)
+    if spec is None:
+        return f"no function {name!r}; :functions lists them"
+    fallible = "fallible: call it with !, ?? or an error assignment" if spec.fallible else ""
+    return "\n".join(line for line in (signature(spec), spec.summary, fallible,
+                                        f"example: {spec.example}" if spec.example else "") if line)
 
 
 def _relative(exc: RemapError, offset: int, line: str) -> str:
@@ -116,6 +142,12 @@ def _repl(initial: dict[str, Any]) -> None:
             return
         if command == ":help":
             click.echo(_REPL_HELP)
+            continue
+        if command.startswith(":help "):
+            click.echo(_describe(command[6:].strip()))
+            continue
+        if command == ":functions" or command.startswith(":functions "):
+            click.echo(_functions(command[len(":functions"):].strip()))
             continue
         if command == ":reset":
             history.clear()
@@ -168,6 +200,8 @@ def command(program_file: str | None, input_path: str, repl: bool, expression: s
     else:
         source = expression
     program = compile(source)  # a RemapCompileError is reported by the CLI layer (exit 2)
+    for warning in program.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if input_path == "-":
         failed = _run_file(program, sys.stdin, "stdin")
     else:

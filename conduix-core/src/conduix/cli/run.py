@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 import orjson
 
 from conduix.api import Pipeline, install_signal_handlers
-from conduix.cli._common import state_dir_option
-from conduix.runtime import PipelineRun, RunResult
+from conduix.cli._common import started, state_dir_option
+from conduix.runtime import RunResult
 
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from conduix.api import Run
 
-def _table(run: PipelineRun, rates: dict[str, float]) -> Table:
+
+def _table(run: Run, rates: dict[str, float]) -> Table:
     from rich.table import Table
 
     table = Table(title=f"pipeline {run.spec.name} (Ctrl-C stops, drains and flushes)", expand=False)
@@ -31,17 +32,20 @@ def _table(run: PipelineRun, rates: dict[str, float]) -> Table:
     return table
 
 
-def _live(run: PipelineRun) -> None:
+def _live(run: Run) -> None:
     from rich.console import Console
     from rich.live import Live
 
-    last = {cid: (s.records_in, time.monotonic()) for cid, s in run.stats().items()}
+    started = time.monotonic()
+    last = {cid: (s.records_in, started) for cid, s in run.stats().items()}
     rates: dict[str, float] = {}
+    metrics = _MetricsNotice(run)
     with Live(_table(run, rates), console=Console(stderr=True), refresh_per_second=4, transient=False) as live:
         while not run.join(0.5):
+            metrics.check()
             now = time.monotonic()
-            for cid, s in run.stats().items():
-                count, then = last[cid]
+            for cid, s in run.stats().items():  # a supervised run's counters come with the workers' heartbeats
+                count, then = last.get(cid, (0, started))
                 rates[cid] = (s.records_in - count) / max(now - then, 1e-6)
                 last[cid] = (s.records_in, now)
             live.update(_table(run, rates))
@@ -51,11 +55,49 @@ def _live(run: PipelineRun) -> None:
 
 
 def _summary(result: RunResult) -> str:
-    lines = [f"pipeline {result.pipeline}: {result.status} in {result.duration:.2f}s"]
+    lines = [_headline(result)]
     for cid, s in result.stats.items():
         lines.append(f"  {s.kind:<6} {cid:<20} in {s.records_in:>10,}  out {s.records_out:>10,}"
                      + (f"  errors {s.errors}" if s.errors else ""))
     return "\n".join(lines)
+
+
+def _headline(result: RunResult) -> str:
+    errors = result.errors
+    status = f"{result.status} with errors" if errors and result.ok else result.status
+    line = f"pipeline {result.pipeline}: {status} in {result.duration:.2f}s"
+    if result.supervised:
+        line += f" ({len(result.workers)} workers, {result.restarts} restarts)"
+    if errors:
+        line += f"; {sum(errors.values()):,} record errors (" + \
+            ", ".join(f"{cid}: {n:,}" for cid, n in errors.items()) + ")"
+    return line
+
+
+RECORD_ERRORS = 3
+"""Exit status of a run that completed while components failed on records."""
+
+
+class _MetricsNotice:
+    """Says once where the run's metrics are served, as soon as they are (a supervised run serves them
+    once its actor system has started)."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.told = False
+
+    def check(self) -> None:
+        url = self.run.metrics_url
+        if url and not self.told:
+            self.told = True
+            click.echo(f"metrics: {url}/metrics (also /health, /ready, /status"
+                       f"{'' if self.run.supervised else ', /tap/COMPONENT'})", err=True)
+
+
+def _wait(run: Run) -> None:
+    metrics = _MetricsNotice(run)
+    while not run.join(0.2):
+        metrics.check()
 
 
 @click.command("run")
@@ -76,34 +118,27 @@ def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool, m
             metrics_host: str, supervised: bool | None, admin_port: int | None) -> None:
     """Run the pipeline in FILE until its sources end or it is stopped (Ctrl-C / SIGTERM).
 
-    Exit codes: 0 succeeded, 1 the run failed (or its supervisor gave up), 2 bad config or usage.
+    Exit codes: 0 succeeded (or stopped), 1 the run failed (or its supervisor gave up), 2 bad config or usage,
+    3 the run completed but components failed on records (dropped, dead-lettered, or passed on unchanged by a
+    failing remap program; the summary counts them per component).
     """
     pipeline = Pipeline.from_yaml(file)
     for warning in pipeline.spec.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     if progress is None:
         progress = sys.stderr.isatty()
-    from conduix.runtime.supervised import wants_supervision
-
-    if supervised or (supervised is None and wants_supervision(pipeline.spec)):
-        _run_supervised(pipeline, state_dir, as_json, admin_port, metrics_port, metrics_host)
-        return
-    run = pipeline.create_run(state_dir=state_dir)
-    telemetry, server = _observability(pipeline, run, metrics_port, metrics_host)
+    run = pipeline.prepare(state_dir=state_dir, supervised=supervised, metrics_port=metrics_port,
+                           metrics_host=metrics_host, admin_port=admin_port)
+    started()
     restore = install_signal_handlers(run)
     try:
         run.start()
         if progress:
             _live(run)
         else:
-            while not run.join(0.2):
-                pass
+            _wait(run)
     finally:
         restore()
-        if server is not None:
-            server.stop()
-        if telemetry is not None:
-            telemetry.shutdown()
     result = run.result
     assert result is not None
     if as_json:
@@ -111,79 +146,9 @@ def command(file: Path, state_dir: Path, progress: bool | None, as_json: bool, m
     elif not progress:
         click.echo(_summary(result), err=True)
     else:
-        click.echo(f"pipeline {result.pipeline}: {result.status} in {result.duration:.2f}s", err=True)
+        click.echo(_headline(result), err=True)
     if not result.ok:
         click.secho(f"error: {result.error}", fg="red", err=True)
         sys.exit(1)
-
-
-def _run_supervised(pipeline: Pipeline, state_dir: Path, as_json: bool, admin_port: int | None,
-                    metrics_port: int | None, metrics_host: str) -> None:
-    import signal
-    import threading
-
-    from conduix.runtime.supervised import run_supervised
-
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
-    last_report = [0.0]
-
-    backend: Any = None
-    servers: list[Any] = []
-    if metrics_port is not None:
-        from conduix.observability.supervised_backend import SupervisedBackend
-
-        backend = SupervisedBackend(pipeline.spec.name)
-
-    def report(status: dict[str, Any]) -> None:
-        if backend is not None:
-            if not servers:  # started once the actor system has forked: no server thread in its processes
-                from conduix.observability.server import ObservabilityServer
-
-                servers.append(ObservabilityServer(backend, metrics_host, metrics_port or 0).start())
-                click.echo(f"metrics: {servers[0].url}/metrics (also /health, /ready, /status)", err=True)
-            backend.update(status)
-        if time.monotonic() - last_report[0] >= 5 and sys.stderr.isatty():
-            last_report[0] = time.monotonic()
-            click.echo(f"supervision: {status.get('state')}, restarts {status.get('restarts', 0)}", err=True)
-
-    try:
-        result = run_supervised(pipeline.spec, state_dir=state_dir, admin_port=admin_port,
-                                stop_requested=stop.is_set, on_status=report)
-    finally:
-        for server in servers:
-            server.stop()
-    summary: dict[str, Any] = {"pipeline": result.pipeline, "status": result.status, "reason": result.reason,
-               "duration": round(result.duration, 3), "restarts": result.restarts(),
-               "workers": {wid: {"state": w.get("state"), "restarts": w.get("restarts", 0),
-                                 "components": (w.get("task") or {}).get("components", {})}
-                           for wid, w in result.workers().items()}}
-    if as_json:
-        click.echo(orjson.dumps(summary).decode(), err=True)
-    else:
-        click.echo(f"pipeline {result.pipeline}: {result.status} in {result.duration:.2f}s "
-                   f"({len(summary['workers'])} workers, {summary['restarts']} restarts)", err=True)
-    if not result.ok:
-        click.secho(f"error: pipeline {result.pipeline} {result.status}: {result.reason}", fg="red", err=True)
-        sys.exit(1)
-
-
-def _observability(pipeline: Pipeline, run: PipelineRun, port: int | None, host: str) -> tuple[Any, Any]:
-    settings = pipeline.spec.settings.telemetry
-    if port is None and not (settings.otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
-        return None, None
-    from conduix.observability import Telemetry
-    from conduix.observability.server import ObservabilityServer
-
-    telemetry = Telemetry(settings, prometheus=port is not None)
-    telemetry.attach(run)
-    server = None
-    if port is not None:
-        server = ObservabilityServer(telemetry, host, port).start()
-        click.echo(f"metrics: {server.url}/metrics (also /health, /ready, /status, /tap/COMPONENT)", err=True)
-    return telemetry, server
+    if result.errors:
+        sys.exit(RECORD_ERRORS)

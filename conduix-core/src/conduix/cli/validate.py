@@ -11,6 +11,9 @@ from conduix.cli._common import load
 from conduix.config import PipelineSpec
 from conduix.errors import ConfigError
 
+#: the original README's shapes, as ``conduix validate`` names them
+_ORIGINAL = {"tree": "actor tree ('pipeline:')", "chain": "stage chain ('stages:')"}
+
 
 @click.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -28,6 +31,9 @@ def validate(files: tuple[Path, ...]) -> None:
         for warning in spec.warnings:
             click.secho(f"warning: {warning}", fg="yellow", err=True)
         click.echo(f"{file}: ok (pipeline {spec.name!r}, {len(spec.components)} components)")
+        if spec.shape in _ORIGINAL:
+            click.echo(f"  written as the original README's {_ORIGINAL[spec.shape]}; `conduix config normalize "
+                       f"{file}` prints it in today's shape")
     if failed:
         raise SystemExit(2)
 

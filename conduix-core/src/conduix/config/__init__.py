@@ -1,6 +1,6 @@
 """Pipeline configuration: YAML with locations, validation, the resolved spec."""
 
-from conduix.config.loader import load_pipeline, load_pipeline_text, pipeline_from_dict
+from conduix.config.loader import load_pipeline, load_pipeline_text, normalize_text, pipeline_from_dict
 from conduix.config.model import Settings, SupervisionSettings, TelemetrySettings
 from conduix.config.spec import ComponentSpec, InputRef, PipelineSpec, SupervisionNode
 
@@ -14,5 +14,6 @@ __all__ = [
     "TelemetrySettings",
     "load_pipeline",
     "load_pipeline_text",
+    "normalize_text",
     "pipeline_from_dict",
 ]

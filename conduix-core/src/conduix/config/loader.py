@@ -8,28 +8,44 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from conduix.components import ComponentConfig, Context
+from conduix.config.checkmode import validate_model
 from conduix.config.model import (
     BufferSettings,
     ChildSettings,
     ComponentPolicy,
     PipelineHeader,
     SupervisionSettings,
+    is_version_one,
     validation_errors,
 )
+from conduix.config.shapes import Shape, to_canonical
 from conduix.config.spec import ComponentSpec, InputRef, PipelineSpec, SupervisionNode
-from conduix.config.yamlsource import Located, Path, format_path, interpolate, load_yaml
+from conduix.config.yamlsource import Located, Path, check_size, format_path, interpolate, load_yaml
 from conduix.errors import ConduixError, ConfigError
 from conduix.registry import ComponentRegistry, Kind
 
-__all__ = ["COMMON_KEYS", "load_pipeline", "load_pipeline_text", "pipeline_from_dict"]
+__all__ = ["COMMON_KEYS", "load_pipeline", "load_pipeline_text", "normalize_text", "pipeline_from_dict"]
 
 SECTIONS: dict[str, Kind] = {"sources": "source", "transforms": "stage", "sinks": "sink"}
 COMMON_KEYS = ("type", "inputs", "on_error", "retry", "buffer")
 DEAD_LETTER = "dead_letter"
 _ID = re.compile(r"^[A-Za-z0-9_\-]+$")
+#: how to add a missing source or sink, in the words of the shape the file is written in
+_MISSING_HINTS: dict[Shape, dict[str, str]] = {
+    "flat": {"source": "add a 'sources:' section with at least one source",
+             "sink": "add a 'sinks:' section, e.g. type: stdout"},
+    "actor": {"source": "add a child with 'type: source' and 'component: {type: ...}'",
+              "sink": "add a child with 'type: sink', 'inputs:' and 'component: {type: ...}', e.g. type: stdout"},
+    "tree": {"source": "add a child with 'type: source' and 'config: {source_type: kafka, ...}'",
+             "sink": "add a child with 'type: sink' after the last stage, e.g. config: {sink_type: elasticsearch, "
+                     "endpoints: [...]}"},
+    "chain": {"source": "start 'stages:' with a source, e.g. {id: in, type: kafka, config: {brokers: [...], "
+                        "topics: [...]}}",
+              "sink": "end 'stages:' (or each branch) with a sink, e.g. type: elasticsearch"},
+}
 
 
 def load_pipeline(path: str | FsPath, *, registry: ComponentRegistry | None = None,
@@ -37,6 +53,7 @@ def load_pipeline(path: str | FsPath, *, registry: ComponentRegistry | None = No
     """Read, interpolate and validate a pipeline file."""
     file = str(path)
     try:
+        check_size(FsPath(path).stat().st_size, file)
         text = FsPath(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"pipeline file {file} does not exist", hint="check the path") from None
@@ -48,12 +65,37 @@ def load_pipeline(path: str | FsPath, *, registry: ComponentRegistry | None = No
 
 def load_pipeline_text(text: str, *, file: str | None = None, registry: ComponentRegistry | None = None,
                        env: Mapping[str, str] | None = None, default_name: str = "pipeline",
-                       params: Mapping[str, Any] | None = None) -> PipelineSpec:
-    """Validate pipeline YAML; ``params`` fills ``${params.NAME}`` (None: leave them for run time)."""
+                       params: Mapping[str, Any] | None = None, resolve: bool = True,
+                       build: bool = True) -> PipelineSpec:
+    """Validate pipeline YAML; ``params`` fills ``${params.NAME}`` (None: leave them for run time).
+
+    ``resolve=False`` is check mode (:mod:`conduix.config.checkmode`): no ``${VAR}`` resolved, no file
+    read, nothing a user named imported, no component built. The control plane validates this way.
+    ``build=False`` resolves placeholders but reads, imports and builds nothing (agents' allow-list checks).
+    """
     doc = load_yaml(text, file)
-    spec = _build(doc, registry, env, default_name, params)
+    spec = _build(doc, registry, env, default_name, params, resolve=resolve, build=build and resolve)
     spec.text = text
     return spec
+
+
+def normalize_text(text: str, *, file: str | None = None,
+                   registry: ComponentRegistry | None = None) -> tuple[dict[str, Any], list[ConfigError]]:
+    """Pipeline YAML in today's canonical shape (flat, or ``type: actor``), nothing resolved nor validated,
+    with the errors found while reading an original shape into it (``conduix config normalize``)."""
+    doc = load_yaml(text, file)
+    if not isinstance(doc.data, dict):
+        raise doc.error("a pipeline file must be a mapping of keys (version, name, sources, ...)", ())
+    _, errors = to_canonical(doc, registry or _registry())
+    if is_version_one(doc.data.get("version")):
+        doc.data["version"] = 1
+    return doc.data, errors
+
+
+def _registry() -> ComponentRegistry:
+    from conduix.plugins import get_plugin_host
+
+    return get_plugin_host().registry
 
 
 def pipeline_from_dict(data: dict[str, Any], *, registry: ComponentRegistry | None = None,
@@ -63,19 +105,23 @@ def pipeline_from_dict(data: dict[str, Any], *, registry: ComponentRegistry | No
 
 
 def _build(doc: Located, registry: ComponentRegistry | None, env: Mapping[str, str] | None,
-           default_name: str, params: Mapping[str, Any] | None = None) -> PipelineSpec:
-    if registry is None:
-        from conduix.plugins import get_plugin_host
-
-        registry = get_plugin_host().registry
+           default_name: str, params: Mapping[str, Any] | None = None, *, resolve: bool = True,
+           build: bool = True) -> PipelineSpec:
+    registry = registry or _registry()
     if not isinstance(doc.data, dict):
         raise doc.error("a pipeline file must be a mapping of keys (version, name, sources, ...)", ())
-    interpolate(doc, env, params)
-    try:
-        header = PipelineHeader.model_validate(doc.data)
-    except ValidationError as exc:
-        raise ConfigError.collect(validation_errors(exc, doc, (), PipelineHeader)) from None
-    builder = _Builder(doc, registry, header)
+    shape, errors = to_canonical(doc, registry)
+    interpolate(doc, env, params, resolve=resolve)
+    header, header_errors = validate_model(PipelineHeader, doc.data, doc, (), resolve=resolve)
+    errors += header_errors
+    if header is None:  # go on without the top-level keys in error, so every problem is reported at once
+        fine = {k: v for k, v in doc.data.items()
+                if validate_model(PipelineHeader, {k: v}, doc, (), resolve=resolve)[0] is not None}
+        header, _ = validate_model(PipelineHeader, fine, doc, (), resolve=resolve)
+        if header is None:
+            raise ConfigError.collect(errors)
+    builder = _Builder(doc, registry, header, resolve=resolve, build=build, shape=shape)
+    builder.errors += errors
     if header.type == "actor":
         builder.read_tree()
     else:
@@ -102,13 +148,17 @@ def _build(doc: Located, registry: ComponentRegistry | None, env: Mapping[str, s
         name=header.name or default_name, components=builder.components, settings=header.settings,
         description=header.description, delivery=header.delivery, format=header.type, supervision=builder.tree,
         file=doc.file, warnings=builder.warnings, raw=doc.data, data_type=header.data_type,
-        parent=header.parent, child=header.child or ChildSettings(), data_output=header.data_output,
+        parent=header.parent, child=header.child or ChildSettings(), data_output=header.data_output, shape=shape,
     )
 
 
 class _Builder:
-    def __init__(self, doc: Located, registry: ComponentRegistry, header: PipelineHeader) -> None:
+    def __init__(self, doc: Located, registry: ComponentRegistry, header: PipelineHeader, *,
+                 resolve: bool = True, build: bool = True, shape: Shape = "flat") -> None:
         self.doc = doc
+        self.shape = shape
+        self.resolve = resolve
+        self.build = build
         self.registry = registry
         self.header = header
         self.components: dict[str, ComponentSpec] = {}
@@ -117,6 +167,7 @@ class _Builder:
         self.tree: SupervisionNode | None = None
         self._raw_inputs: dict[str, tuple[Any, Path]] = {}
         self._paths: dict[str, Path] = {}
+        self._kinds: dict[str, Kind] = {}  # every component given, valid or not
 
     # -- components ------------------------------------------------------------------
     def component(self, cid: str, kind: Kind, raw: Any, path: Path) -> None:
@@ -126,10 +177,14 @@ class _Builder:
                                          path, key=True, hint="rename it ('.' separates outputs)"))
             return
         if cid in self._paths:
-            self.errors.append(doc.error(f"component id {cid!r} is used twice", path, key=True,
-                                         hint="ids must be unique across sources, transforms and sinks"))
+            unique = {"flat": "ids must be unique across sources, transforms and sinks",
+                      "actor": "ids must be unique across the children of every supervisor",
+                      "tree": "names must be unique across the children of every supervisor",
+                      "chain": "ids must be unique across 'stages'"}[self.shape]
+            self.errors.append(doc.error(f"component id {cid!r} is used twice", path, key=True, hint=unique))
             return
         self._paths[cid] = path
+        self._kinds[cid] = kind
         if not isinstance(raw, dict):
             self.errors.append(doc.error(f"{kind} {cid!r} must be a mapping with a 'type:' key", path))
             return
@@ -145,7 +200,7 @@ class _Builder:
         else:
             self._raw_inputs[cid] = (raw.get("inputs"), (*path, "inputs"))
         try:
-            entry = self.registry.get(kind, type_name, path=format_path((*path, "type")))
+            entry = self.registry.get(kind, type_name, path=format_path(doc.original((*path, "type"))))
             cls = entry.load()
         except ConfigError as exc:
             line, column = doc.where((*path, "type"))
@@ -162,27 +217,43 @@ class _Builder:
             self.errors.append(doc.error("'buffer' is a sink setting", (*path, "buffer"), key=True,
                                          hint="remove it; sources and stages are paced by backpressure"))
             return
-        try:
-            policy = ComponentPolicy.model_validate({k: raw[k] for k in ("on_error", "retry") if k in raw})
-            buffer = BufferSettings.model_validate(raw["buffer"]) if raw.get("buffer") is not None else None
-            config = model.model_validate(options)
-        except ValidationError as exc:
-            models: dict[str, type[BaseModel]] = {model.__name__: model, "BufferSettings": BufferSettings}
-            shown = models.get(exc.title, ComponentPolicy)
-            base = (*path, "buffer") if shown is BufferSettings else path
-            self.errors.extend(validation_errors(exc, doc, base, shown, also_known=COMMON_KEYS))
+        resolve, build = self.resolve, self.build
+        checked = [
+            validate_model(ComponentPolicy, {k: raw[k] for k in ("on_error", "retry") if k in raw}, doc, path,
+                           resolve=resolve, build=build),
+            validate_model(BufferSettings, raw["buffer"], doc, (*path, "buffer"), resolve=resolve, build=build)
+            if raw.get("buffer") is not None else (None, []),
+            validate_model(model, options, doc, path, also_known=COMMON_KEYS, resolve=resolve, build=build),
+        ]
+        problems = [e for _, errors in checked for e in errors]
+        if problems:
+            self.errors.extend(problems)
             return
-        spec = ComponentSpec(cid, kind, type_name, cls, config, path=format_path(path), policy=policy,
+        (policy, _), (buffer, _), (config, _) = checked
+        spec = ComponentSpec(cid, kind, type_name, cls, config, path=format_path(doc.original(path)), policy=policy,
                              buffer=buffer)
         try:
-            instance = spec.build(Context(component_id=cid, pipeline=self.header.name or "pipeline"))
-            spec.outputs = list(instance.outputs()) if kind == "stage" else []
-            if policy.on_error == DEAD_LETTER:
-                spec.outputs.append(DEAD_LETTER)
+            spec.outputs = self._outputs(spec)
         except ConfigError as exc:
             self.errors.append(doc.error(exc.message, path, hint=exc.hint))
             return
+        if policy.on_error == DEAD_LETTER:
+            spec.outputs.append(DEAD_LETTER)
         self.components[cid] = spec
+
+    def _outputs(self, spec: ComponentSpec) -> list[str]:
+        """A stage's named outputs: from a built instance (which also checks what building checks, such as a
+        python stage's import), or without building from the class alone (nothing built, nothing imported)."""
+        if spec.kind != "stage":
+            return []
+        if self.build:
+            instance = spec.build(Context(component_id=spec.id, pipeline=self.header.name or "pipeline"))
+            return list(instance.outputs())
+        outputs = spec.cls.outputs_for(spec.config)
+        if outputs is None:  # a plugin stage that knows its outputs only once built: any name is accepted
+            spec.outputs_known = False
+            return []
+        return list(outputs)
 
     # -- hierarchical format -----------------------------------------------------------
     def read_tree(self) -> None:
@@ -250,9 +321,16 @@ class _Builder:
     # -- graph --------------------------------------------------------------------------
     def check_graph(self) -> None:
         doc = self.doc
+        for kind in ("source", "sink"):  # components in error count: their errors say what to fix there
+            if kind not in self._kinds.values():
+                where = ("pipeline",) if self.shape == "tree" else ("stages",) if self.shape == "chain" else ()
+                self.errors.append(doc.error(f"the pipeline has no {kind}", where,
+                                             hint=_MISSING_HINTS[self.shape][kind]))
         for cid, (raw, path) in self._raw_inputs.items():
             spec = self.components.get(cid)
             if raw is None or raw == []:
+                if self.shape in ("tree", "chain"):
+                    continue  # the original shapes wire by order; their reader reported what takes nothing
                 self.errors.append(doc.error(f"{'sink' if spec is None or spec.kind == 'sink' else 'transform'}"
                                              f" {cid!r} has no inputs", path[:-1],
                                              hint="add 'inputs: [<source or transform id>]'"))
@@ -292,7 +370,7 @@ class _Builder:
                     else "take the input of that sink instead")
             self.errors.append(self.doc.error(f"input {item!r} is a sink; sinks have no outputs", path, hint=hint))
             return None
-        if output is not None and output not in target.outputs:
+        if output is not None and output not in target.outputs and target.outputs_known:
             outputs = ", ".join(f"{name}.{o}" for o in target.outputs) or "none"
             hint = (f"add 'on_error: dead_letter' to {name!r}" if output == DEAD_LETTER
                     else f"named outputs: {outputs}")
@@ -330,12 +408,6 @@ class _Builder:
 
     def _check_reachability(self) -> None:
         used = {ref.component for c in self.components.values() for ref in c.inputs}
-        if not any(c.kind == "source" for c in self.components.values()):
-            self.errors.append(self.doc.error("the pipeline has no source", (),
-                                              hint="add a 'sources:' section with at least one source"))
-        if not any(c.kind == "sink" for c in self.components.values()):
-            self.errors.append(self.doc.error("the pipeline has no sink", (),
-                                              hint="add a 'sinks:' section, e.g. type: stdout"))
         for spec in self.components.values():
             if spec.kind != "sink" and spec.id not in used:
                 self.warnings.append(f"{spec.path}: the output of {spec.kind} {spec.id!r} goes nowhere "

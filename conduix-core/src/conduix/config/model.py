@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conduix.config.yamlsource import Located, Path
 from conduix.errors import ConfigError
@@ -21,6 +22,7 @@ __all__ = [
     "Settings",
     "SupervisionSettings",
     "TelemetrySettings",
+    "is_version_one",
     "validation_errors",
 ]
 
@@ -67,11 +69,29 @@ class BackoffSettings(_Strict):
     jitter: float = Field(0.1, ge=0, le=1)
 
 
+class ResumeSettings(_Strict):
+    """When the root supervisor gave up (the run is ``paused``): resume it by itself after a delay, with a
+    fresh restart budget, so the pipeline comes back once what failed (Kafka, Redis) is back."""
+
+    initial: float = Field(10.0, gt=0, description="Seconds paused before the first automatic resume.")
+    max: float = Field(300.0, gt=0, description="Longest wait between automatic resumes, seconds.")
+    multiplier: float = Field(2.0, ge=1, description="Each further pause waits this much longer.")
+    max_attempts: int | None = Field(10, ge=0, description="Automatic resumes in a row (a resume that ran "
+                                     "longer than the root's within_seconds starts the count again); then the "
+                                     "run ends paused. 0: never resume by itself; null: no limit.")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before automatic resume number ``attempt`` (0-based)."""
+        return float(min(self.initial * self.multiplier ** attempt, self.max))
+
+
 class SupervisionSettings(_Strict):
     strategy: Literal["one_for_one", "one_for_all", "rest_for_one"] = "one_for_one"
     max_restarts: int = Field(default=5, ge=0)
     within_seconds: float = Field(default=60.0, gt=0)
     backoff: BackoffSettings = Field(default_factory=BackoffSettings)
+    resume: ResumeSettings = Field(default_factory=ResumeSettings,
+                                   description="Automatic resumes of a paused run (the root supervisor's only).")
 
 
 class RetrySettings(_Strict):
@@ -128,7 +148,7 @@ class ChildSettings(_Strict):
 class PipelineHeader(_Strict):
     """Top-level keys of a pipeline file (both formats)."""
 
-    version: Literal[1] = 1
+    version: int = Field(1, description="1 (also written \"1\", 1.0 or \"1.0\", as the original README does).")
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str | None = None
     type: Literal["pipeline", "actor"] = "pipeline"
@@ -146,6 +166,18 @@ class PipelineHeader(_Strict):
     sinks: dict[str, Any] | None = None
     children: list[Any] | None = None
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _one(cls, value: Any) -> int:
+        if is_version_one(value):
+            return 1
+        raise ValueError("only version 1 exists (written 1, \"1\", 1.0 or \"1.0\")")
+
+
+def is_version_one(value: Any) -> bool:
+    """``version: 1``, written as the original README does too: ``"1"``, ``1.0``, ``"1.0"``."""
+    return not isinstance(value, bool) and value in (1, "1", "1.0")
+
 
 _TYPE_WORDS = {
     "int_type": "an integer", "int_parsing": "an integer", "float_type": "a number",
@@ -155,7 +187,13 @@ _TYPE_WORDS = {
 }
 
 
-def validation_errors(exc: ValidationError, doc: Located, base: Path, model: type[BaseModel],
+class ValidationErrors(Protocol):
+    """What :func:`validation_errors` reads of a pydantic ``ValidationError`` (or of a subset of its errors)."""
+
+    def errors(self, *, include_url: bool = ...) -> Sequence[Any]: ...
+
+
+def validation_errors(exc: ValidationErrors, doc: Located, base: Path, model: type[BaseModel],
                       *, skip_keys: tuple[str, ...] = (), also_known: tuple[str, ...] = ()) -> list[ConfigError]:
     """Turn a pydantic ValidationError into ConfigErrors at YAML locations."""
     out: list[ConfigError] = []
@@ -179,16 +217,26 @@ def validation_errors(exc: ValidationError, doc: Located, base: Path, model: typ
             options = [o.strip().strip("'") for o in
                        str((err.get("ctx") or {}).get("expected", "")).replace(" or ", ",").split(",") if o.strip()]
             close = difflib.get_close_matches(str(got), options, n=1, cutoff=0.5)
-            out.append(doc.error(f"expected one of {', '.join(options)}, got {got!r}", path,
+            out.append(doc.error(f"expected one of {', '.join(options)}, got {_shown(doc, path, got)}", path,
                                  hint=f"did you mean {close[0]!r}?" if close else None))
         else:
             got = err.get("input")
             expected = _TYPE_WORDS.get(kind)
-            shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
-            message = f"expected {expected}, got {shown}" if expected else f"{err['msg']} (got {shown})"
+            shown = _shown(doc, path, got) if not isinstance(got, (dict, list)) else type(got).__name__
+            text = err["msg"].removeprefix("Value error, ")
+            message = f"expected {expected}, got {shown}" if expected else f"{text} (got {shown})"
             type_hint = _hint_for(err)
             out.append(doc.error(message, path, hint=type_hint))
     return out
+
+
+def _shown(doc: Located, path: Path, value: Any) -> str:
+    """``value`` for an error message; a value that came from the environment as written (``'${TOKEN}'``):
+    it may be a secret, and the error may be read by people who should not see it (stored run errors)."""
+    for end in range(len(path), 0, -1):
+        if path[:end] in doc.written:
+            return f"{doc.written[path[:end]]!r} (its value is not shown)"
+    return repr(value)
 
 
 def _hint_for(err: Any) -> str | None:

@@ -44,7 +44,11 @@ def _fields(model: type[BaseModel]) -> list[str]:
 def components_markdown(registry: ComponentRegistry, *, only_plugin: str | None = None) -> str:
     lines = ["# Component reference", "",
              "Generated from the components' config models by `python -m conduix.config.reference`;",
-             "every component also accepts `type:` and (transforms and sinks) `inputs:`.", ""]
+             "every component also accepts `type:` and (transforms and sinks) `inputs:`.", "",
+             "The original README's stage types are these `type:` names, each usable anywhere in a chain:",
+             "FilterStage `filter`, RemapStage `remap`, AggregateStage `aggregate`, EnrichStage `enrich`,",
+             "TriggerStage `trigger` (below), ElasticsearchStage `elasticsearch` and KafkaStage `kafka`",
+             "([connector packages](#components-of-the-connector-packages)).", ""]
     for kind in ("source", "stage", "sink"):
         entries = [e for e in registry.entries(kind) if only_plugin is None or e.plugin == only_plugin]
         if not entries:
@@ -57,7 +61,25 @@ def components_markdown(registry: ComponentRegistry, *, only_plugin: str | None 
             lines += [f"### `{entry.type_name}`", "", doc.split("\n\n")[0], ""]
             lines += _fields(cls.Config)
             lines.append("")
+    if only_plugin is not None:
+        lines += _others(registry, only_plugin)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _others(registry: ComponentRegistry, plugin: str) -> list[str]:
+    """The component types of the installed connector packages (their pages are in docs/connectors/)."""
+    entries = [e for e in registry.entries()
+               if e.plugin != plugin and (e.distribution or "").startswith("conduix-connectors-")]
+    if not entries:
+        return []
+    lines = ["## Components of the connector packages", "",
+             "Their options are on their pages in [connectors/](connectors/). A stage of the same type as a",
+             "sink (`elasticsearch`, `kafka`: the original README's ElasticsearchStage and KafkaStage) takes the",
+             "sink's options, writes each batch like the sink and passes the written records on; a source batch",
+             "is acknowledged only once every write after it is done too.", "",
+             "| type | kind | package |", "| --- | --- | --- |"]
+    lines += [f"| `{e.type_name}` | {e.kind} | {e.distribution or e.plugin} |" for e in entries]
+    return [*lines, ""]
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ class ComponentSpec:
     outputs: list[str] = field(default_factory=list)
     policy: ComponentPolicy = field(default_factory=lambda: ComponentPolicy())
     buffer: BufferSettings | None = None
+    outputs_known: bool = True  #: False: a plugin stage whose outputs only a built instance knows (check mode)
 
     def build(self, context: Context) -> Any:
         """A fresh component instance for one run."""
@@ -73,6 +74,9 @@ class PipelineSpec:
     parent: str | None = None
     child: ChildSettings = field(default_factory=lambda: ChildSettings())
     data_output: str | None = None
+    shape: str = "flat"
+    """How the file is written: ``flat`` or ``actor`` (today's), ``tree`` or ``chain`` (the original README's
+    ``pipeline:`` actor tree and ``stages:`` chain, read into today's model)."""
 
     def subset(self, source_ids: list[str]) -> PipelineSpec:
         """The part of the pipeline fed by ``source_ids``: those sources and everything downstream of them

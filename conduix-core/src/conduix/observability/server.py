@@ -1,7 +1,7 @@
 """The HTTP endpoint of a process running pipelines: /metrics, /health, /ready, /status, /tap.
 
-Served by ``conduix run --metrics-port`` (and by the agent). It binds to loopback
-unless told otherwise.
+Served by ``conduix run --metrics-port`` (and by the agent, with a backend of its own). It binds to
+loopback unless told otherwise.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ def _handler_for(server: ObservabilityServer) -> type[BaseHTTPRequestHandler]:
             parts = [p for p in url.path.split("/") if p]
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             if url.path == "/health":
-                self._send(200, b'{"status":"alive"}')
+                health = getattr(server.backend, "health", None)  # a backend may say more than "alive"
+                self._send(200, orjson.dumps(health() if health is not None else {"status": "alive"}, default=str))
             elif url.path == "/ready":
                 ok, reasons = server.backend.ready()
                 self._send(200 if ok else 503, orjson.dumps({"ready": ok, "reasons": reasons}))

@@ -1,8 +1,10 @@
 """The endpoint of a supervised run: the supervision tree's status, readiness and metrics.
 
 Records and their counters live in the worker processes; each worker reports a
-status snapshot with its heartbeat, and this backend turns the latest tree
-status into Prometheus metrics (worker restarts included).
+status snapshot with its heartbeat, its run's metrics included as Prometheus text
+(:class:`~conduix.runtime.task.PipelineTask`). This backend serves those, each
+with a ``worker`` label, plus what only the supervisors know (restarts, up): the
+same metric names as an in-process run (histograms, lag, checkpoint failures).
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["SupervisedBackend"]
+from conduix.observability.exposition import MergedCollector, Part
 
-_COUNTERS = ("records_in", "records_out", "bytes_in", "bytes_out", "batches_in", "batches_out", "dead_letters",
-             "dropped", "retries", "acknowledged", "errors")
+__all__ = ["SupervisedBackend"]
 
 
 class SupervisedBackend:
@@ -25,7 +26,7 @@ class SupervisedBackend:
         self.tree: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.registry = CollectorRegistry()
-        self.registry.register(_TreeCollector(self))
+        self.registry.register(MergedCollector(self._worker_metrics, lambda: _tree_families(self)))
 
     def update(self, tree: dict[str, Any]) -> None:
         with self._lock:
@@ -45,6 +46,12 @@ class SupervisedBackend:
 
         yield from walk(self.snapshot())
 
+    def _worker_metrics(self) -> Iterator[Part]:
+        for worker in self.workers():
+            text = (worker.get("task") or {}).get("metrics")
+            if text:
+                yield str(text), {"worker": str(worker.get("id"))}
+
     def metrics_text(self) -> bytes:
         from prometheus_client import generate_latest
 
@@ -56,7 +63,9 @@ class SupervisedBackend:
             task = worker.get("task") or {}
             pipelines.append({"pipeline": self.pipeline, "worker": worker.get("id"), "state": worker.get("state"),
                               "restarts": worker.get("restarts", 0), "components": task.get("components", {})})
-        return {"pipelines": pipelines, "tree": self.snapshot()}
+        from conduix.runtime.supervised import without_metrics
+
+        return {"pipelines": pipelines, "tree": without_metrics(self.snapshot())}
 
     def ready(self) -> tuple[bool, list[str]]:
         tree = self.snapshot()
@@ -70,28 +79,17 @@ class SupervisedBackend:
         return None, []
 
 
-class _TreeCollector:
-    def __init__(self, backend: SupervisedBackend) -> None:
-        self.backend = backend
+def _tree_families(backend: SupervisedBackend) -> Iterator[Any]:
+    """What the supervisors know and the workers cannot tell: restarts per worker, and whether the run is up."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-    def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
-        pipeline = self.backend.pipeline
-        restarts = CounterMetricFamily("conduix_restarts", "Restarts of a worker by its supervisor.",
-                                       labels=["pipeline", "component", "kind", "type"])
-        counters = {name: CounterMetricFamily(f"conduix_{name}", f"{name.replace('_', ' ')} per component.",
-                                              labels=["pipeline", "component", "kind", "type", "worker"])
-                    for name in _COUNTERS}
-        for worker in self.backend.workers():
-            wid = str(worker.get("id"))
-            restarts.add_metric([pipeline, wid, "worker", "worker"], float(worker.get("restarts", 0)))
-            for cid, stats in ((worker.get("task") or {}).get("components") or {}).items():
-                labels = [pipeline, cid, str(stats.get("kind")), str(stats.get("type")), wid]
-                for name, family in counters.items():
-                    family.add_metric(labels, float(stats.get(name, 0)))
-        up = GaugeMetricFamily("conduix_up", "1 while the pipeline runs.", labels=["pipeline"])
-        up.add_metric([pipeline], 1.0 if self.backend.snapshot().get("state") == "running" else 0.0)
-        yield restarts
-        yield from counters.values()
-        yield up
+    pipeline = backend.pipeline
+    restarts = CounterMetricFamily("conduix_restarts", "Restarts of a worker by its supervisor.",
+                                   labels=["pipeline", "component", "kind", "type", "worker"])
+    for worker in backend.workers():
+        wid = str(worker.get("id"))
+        restarts.add_metric([pipeline, wid, "worker", "worker", wid], float(worker.get("restarts", 0)))
+    up = GaugeMetricFamily("conduix_up", "1 while the pipeline runs.", labels=["pipeline"])
+    up.add_metric([pipeline], 1.0 if backend.snapshot().get("state") == "running" else 0.0)
+    yield restarts
+    yield up

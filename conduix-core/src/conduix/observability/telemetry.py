@@ -2,13 +2,16 @@
 
 Counters are *observable*: the runtime keeps plain integers per component and
 the exporters read them at collection time, so the hot path pays nothing for
-them. Only the batch-duration histogram and the (sampled) spans are recorded per
-batch.
+them. The batch-duration histogram is kept per component in plain Python
+(:mod:`conduix.observability.durations`) and added to what the readers collect;
+spans are made only for the sampled share of batches.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +22,11 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 
 from conduix.config.model import TelemetrySettings
 from conduix.errors import ConfigError
+from conduix.observability.durations import Durations, with_durations
 
 if TYPE_CHECKING:
     from conduix.runtime.runner import PipelineRun
@@ -59,17 +63,21 @@ class Telemetry:
         resource = Resource.create({"service.name": settings.service_name})
         readers: list[MetricReader] = []
         self.registry: Any = None
+        self._durations: dict[tuple[tuple[str, str], ...], Durations] = {}
+        self._durations_lock = threading.Lock()
         if prometheus:
             from opentelemetry.exporter.prometheus import PrometheusMetricReader
             from prometheus_client import CollectorRegistry
 
             self.registry = CollectorRegistry()
-            readers.append(PrometheusMetricReader(registry=self.registry, disable_target_info=True,
-                                                  scope_info_enabled=False))
+            readers.append(with_durations(PrometheusMetricReader, self._all_durations, resource,
+                                          registry=self.registry, disable_target_info=True,
+                                          scope_info_enabled=False))
         if endpoint:
             exporter_cls, span_exporter_cls = _otlp_exporters()
-            readers.append(PeriodicExportingMetricReader(
-                exporter_cls(endpoint=endpoint.rstrip("/") + "/v1/metrics"),
+            readers.append(with_durations(
+                PeriodicExportingMetricReader, self._all_durations, resource,
+                exporter=exporter_cls(endpoint=endpoint.rstrip("/") + "/v1/metrics"),
                 export_interval_millis=settings.export_interval * 1000))
         self.provider = MeterProvider(metric_readers=readers, resource=resource)
         self.runs: list[PipelineRun] = []
@@ -83,6 +91,9 @@ class Telemetry:
         meter.create_observable_counter("conduix_checkpoint_failures",
                                         callbacks=[self._run_counter("failures")],
                                         description="Checkpoint writes that failed.")
+        meter.create_observable_gauge("conduix_checkpoint_consecutive_failures",
+                                      callbacks=[self._run_counter("in_a_row")],
+                                      description="Checkpoint writes that failed since the last one written.")
         meter.create_observable_gauge("conduix_buffer_batches", callbacks=[self._buffer(0)],
                                       description="Batches waiting in front of a component.")
         meter.create_observable_gauge("conduix_buffer_fill_ratio", callbacks=[self._buffer(1)],
@@ -91,12 +102,13 @@ class Telemetry:
                                       description="Messages not yet read, per partition (Kafka sources).")
         meter.create_observable_gauge("conduix_up", callbacks=[self._up],
                                       description="1 while the pipeline runs, 0 when it stopped.")
-        self.batch_duration = meter.create_histogram(
-            "conduix_batch_duration", unit="s", description="Time a component spent on one batch.")
+        # conduix_batch_duration (a histogram): see durations()
         self.tracer: trace.Tracer | None = None
+        self.trace_sample_ratio = settings.trace_sample_ratio
         if settings.tracing and settings.trace_sample_ratio > 0:
-            tracer_provider = TracerProvider(resource=resource,
-                                             sampler=ParentBased(TraceIdRatioBased(settings.trace_sample_ratio)))
+            # a batch that continues no trace is sampled by the runtime (sampled_root) before any span is
+            # made, so the 99% not traced cost no span; the SDK samples only what continues a parent's trace
+            tracer_provider = TracerProvider(resource=resource, sampler=ParentBased(ALWAYS_ON))
             if endpoint:
                 _, span_exporter_cls = _otlp_exporters()
                 tracer_provider.add_span_processor(
@@ -105,6 +117,25 @@ class Telemetry:
             self.tracer = tracer_provider.get_tracer("conduix")
         else:
             self.tracer_provider = None
+
+    # -- per batch ------------------------------------------------------------------------------
+    def durations(self, attributes: dict[str, str]) -> Durations:
+        """The batch-duration histogram of one component (one per set of attributes, shared by runs that
+        have the same, as the SDK's histogram would be)."""
+        key = tuple(sorted(attributes.items()))
+        with self._durations_lock:
+            found = self._durations.get(key)
+            if found is None:
+                found = self._durations[key] = Durations(attributes)
+            return found
+
+    def _all_durations(self) -> list[Durations]:
+        with self._durations_lock:
+            return list(self._durations.values())
+
+    def sampled_root(self) -> bool:
+        """Whether a batch that continues no incoming trace starts one (``trace_sample_ratio`` of them)."""
+        return random.random() < self.trace_sample_ratio
 
     # -- runs ----------------------------------------------------------------------------------
     def attach(self, run: PipelineRun) -> None:
@@ -132,7 +163,8 @@ class Telemetry:
     def _run_counter(self, which: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
             for run in list(self.runs):
-                value = run.checkpoint_writes if which == "writes" else run.checkpoint_failures
+                value = {"writes": run.checkpoint_writes, "failures": run.checkpoint_failures,
+                         "in_a_row": run.checkpoint_failures_in_a_row}[which]
                 yield Observation(value, {"pipeline": run.spec.name})
         return callback
 

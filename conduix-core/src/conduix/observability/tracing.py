@@ -48,7 +48,14 @@ def extract_context(headers: Mapping[str, Any] | None) -> Context | None:
 
 
 def batch_parent(batch: Any) -> Context | None:
-    """The context a source's span continues: the first record's incoming trace, if any."""
+    """The context a source's span continues: the first record's incoming trace, if any. Metadata kept per
+    batch (:class:`~conduix.components.SharedMeta`) is read as it is, not made into dicts."""
+    from conduix.components import SharedMeta
+
+    meta = getattr(batch, "_meta", None)
+    if type(meta) is SharedMeta:
+        headers = meta.columns.get("headers")
+        return extract_context(headers[0] if headers else meta.shared.get("headers"))
     meta = batch.meta
     if not meta:
         return None

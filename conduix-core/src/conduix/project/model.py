@@ -47,6 +47,12 @@ class Project:
     def children(self, pipeline: str, kind: str | None = None) -> list[str]:
         return [r.child for r in self.relations if r.parent == pipeline and (kind is None or r.kind == kind)]
 
+    def record_children(self, pipeline: str) -> list[str]:
+        """The children whose runs the project starts per record ``pipeline`` delivers: those declaring it their
+        ``parent:``, except the ones a ``trigger`` stage of ``pipeline`` starts itself (once per record, not
+        twice)."""
+        return [c for c in self.children(pipeline, "per_record") if c not in triggered(self.pipelines[pipeline])]
+
     def parent_of(self, pipeline: str) -> Relation | None:
         return next((r for r in self.relations if r.child == pipeline), None)
 
@@ -196,6 +202,11 @@ def _check_cycles(project: Project, errors: list[ConfigError]) -> None:
                                               hint="a pipeline cannot (indirectly) be its own parent"))
                 break
             trail.append(node)
+
+
+def triggered(spec: PipelineSpec) -> set[str]:
+    """The pipelines the ``trigger`` stages of ``spec`` start."""
+    return {str(getattr(c.config, "pipeline", "")) for c in spec.components.values() if c.type_name == "trigger"}
 
 
 def _check_triggers(project: Project, errors: list[ConfigError]) -> None:

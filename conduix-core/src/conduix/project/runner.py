@@ -10,13 +10,14 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from conduix.api import Pipeline
 from conduix.builtins.trigger import parameters_from
 from conduix.components import Batch, ComponentConfig, Sink
-from conduix.config import ComponentSpec, PipelineSpec, load_pipeline_text
+from conduix.config import ComponentSpec, PipelineSpec
 from conduix.errors import ConduixError, ConfigError
+from conduix.plugins import PluginHost, get_plugin_host
 from conduix.project.model import ChildRequest, Project
 from conduix.project.store import RunStore
-from conduix.registry import ComponentRegistry
 from conduix.runtime import PipelineRun
 
 __all__ = ["CHILDREN_SINK", "ProjectRunner", "add_children_sink"]
@@ -46,11 +47,11 @@ def add_children_sink(spec: PipelineSpec) -> None:
 class ProjectRunner:
     """Runs a project's pipelines; :meth:`run` blocks until every run ended and says if all succeeded."""
 
-    def __init__(self, project: Project, *, state_dir: str | Path, registry: ComponentRegistry | None = None,
+    def __init__(self, project: Project, *, state_dir: str | Path, host: PluginHost | None = None,
                  concurrency: int | None = None) -> None:
         self.project = project
         self.state_dir = Path(state_dir)
-        self.registry = registry
+        self.host = host or get_plugin_host()
         self.store = RunStore(self.state_dir)
         self.concurrency = concurrency or project.concurrency
         self._lock = threading.Condition()
@@ -134,22 +135,22 @@ class ProjectRunner:
             self._lock.notify_all()
 
     # -- one run --------------------------------------------------------------------------------
-    def _spec_for(self, request: ChildRequest) -> PipelineSpec:
+    def _pipeline_for(self, request: ChildRequest) -> Pipeline:
         template = self.project.pipelines[request.pipeline]
         assert template.text is not None
-        spec = load_pipeline_text(template.text, file=template.file, registry=self.registry,
-                                  default_name=template.name, params=request.parameters)
-        if self.project.children(request.pipeline, "per_record"):
-            add_children_sink(spec)
-        return spec
+        pipeline = Pipeline.from_text(template.text, file=template.file, host=self.host, name=template.name,
+                                      params=request.parameters)
+        if self.project.record_children(request.pipeline):
+            add_children_sink(pipeline.spec)
+        return pipeline
 
     def _execute(self, run_id: str, request: ChildRequest, attempt: int) -> None:
         pipeline = request.pipeline
         spec_template = self.project.pipelines[pipeline]
         pending_children: list[dict[str, Any]] = []
-        streaming = {c for c in self.project.children(pipeline, "per_record")
-                     if self.project.pipelines[c].child.start == "streaming"}
-        later = [c for c in self.project.children(pipeline, "per_record") if c not in streaming]
+        children = self.project.record_children(pipeline)
+        streaming = {c for c in children if self.project.pipelines[c].child.start == "streaming"}
+        later = [c for c in children if c not in streaming]
 
         def parent_records(records: list[dict[str, Any]]) -> None:
             for record in records:
@@ -161,13 +162,14 @@ class ProjectRunner:
         def request_child(child: str, parameters: dict[str, Any]) -> None:
             self.submit(ChildRequest(child, parameters, run_id))
 
-        status, error, records_in, records_out = "failed", None, 0, 0
+        status, error, records_in, records_out, errors = "failed", None, 0, 0, {}
         self.store.started(run_id, attempt)
         try:
-            spec = self._spec_for(request)
-            run = PipelineRun(spec, state_dir=self.state_dir, parameters=request.parameters, run_id=run_id,
-                              services={"parent_records": parent_records, "request_child": request_child},
-                              checkpoints=self._checkpoints(spec, request))
+            # a child run is retried whole: it keeps no position of its own
+            keeps_position = request.parent_run is None and not request.parameters
+            run = self._pipeline_for(request).create_run(
+                state_dir=self.state_dir, parameters=request.parameters, run_id=run_id, checkpoints=keeps_position,
+                services={"parent_records": parent_records, "request_child": request_child})
             with self._lock:
                 if self.stopping:
                     raise ConduixError("the project is stopping")
@@ -180,6 +182,7 @@ class ProjectRunner:
             stats = run.result.stats
             records_in = sum(s.records_in for s in stats.values() if s.kind == "source")
             records_out = sum(s.records_out for cid, s in stats.items() if s.kind == "sink" and cid != CHILDREN_SINK)
+            errors = run.result.errors
             if run.result.ok:
                 status = "succeeded"
             else:
@@ -194,10 +197,12 @@ class ProjectRunner:
             delay = spec_template.child.retry_delay * (2 ** (attempt - 1))
             logger.warning("run %s of %s failed (attempt %d), retrying in %.1fs: %s", run_id, pipeline, attempt,
                            delay, error)
-            self.store.ended(run_id, "retrying", records_in=records_in, records_out=records_out, error=error)
+            self.store.ended(run_id, "retrying", records_in=records_in, records_out=records_out, error=error,
+                             errors=errors)
             self._retry_later(run_id, request, attempt + 1, delay)
         else:
-            self.store.ended(run_id, status, records_in=records_in, records_out=records_out, error=error)
+            self.store.ended(run_id, status, records_in=records_in, records_out=records_out, error=error,
+                             errors=errors)
             if status == "failed":
                 logger.error("run %s of %s failed: %s", run_id, pipeline, error)
                 self.failed.append(run_id)
@@ -224,11 +229,3 @@ class ProjectRunner:
     def _child_request(self, child: str, record: dict[str, Any], parent_run: str) -> ChildRequest:
         return ChildRequest(child, parameters_from(record, self.project.pipelines[child].child.parameters),
                             parent_run)
-
-    def _checkpoints(self, spec: PipelineSpec, request: ChildRequest) -> Any:
-        if request.parent_run is not None or request.parameters:
-            return None  # a child run is retried whole: it keeps no position of its own
-        from conduix.checkpoint import open_store
-
-        return open_store(spec.settings.checkpoint.store, self.state_dir)
-

@@ -21,7 +21,7 @@ from conduix.errors import ConfigError
 __all__ = ["RunRecord", "RunStore"]
 
 _COLUMNS = ("id", "pipeline", "project", "parameters", "parent_run", "status", "attempt", "records_in",
-            "records_out", "error", "started", "ended")
+            "records_out", "error", "started", "ended", "errors")
 
 
 @dataclass
@@ -38,6 +38,8 @@ class RunRecord:
     error: str | None
     started: float | None
     ended: float | None
+    errors: dict[str, int]
+    """Records each component failed on (only components with errors), as in ``conduix run``'s summary."""
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _COLUMNS}
@@ -57,6 +59,9 @@ class RunStore:
             records_in INTEGER NOT NULL DEFAULT 0, records_out INTEGER NOT NULL DEFAULT 0, error TEXT,
             started REAL, ended REAL, created REAL NOT NULL)""")
         self._db.execute("CREATE INDEX IF NOT EXISTS runs_parent ON runs (parent_run)")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        if "errors" not in columns:  # a store written before runs recorded their errors
+            self._db.execute("ALTER TABLE runs ADD COLUMN errors TEXT")
 
     def create(self, pipeline: str, parameters: dict[str, Any], *, parent_run: str | None = None,
                project: str | None = None) -> str:
@@ -74,10 +79,11 @@ class RunStore:
                              "error = NULL WHERE id = ?", (attempt, time.time(), run_id))
 
     def ended(self, run_id: str, status: str, *, records_in: int = 0, records_out: int = 0,
-              error: str | None = None) -> None:
+              error: str | None = None, errors: dict[str, int] | None = None) -> None:
         with self._lock:
-            self._db.execute("UPDATE runs SET status = ?, records_in = ?, records_out = ?, error = ?, ended = ? "
-                             "WHERE id = ?", (status, records_in, records_out, error, time.time(), run_id))
+            self._db.execute("UPDATE runs SET status = ?, records_in = ?, records_out = ?, error = ?, ended = ?, "
+                             "errors = ? WHERE id = ?", (status, records_in, records_out, error, time.time(),
+                                                        orjson.dumps(errors or {}).decode(), run_id))
 
     def get(self, run_id: str) -> RunRecord:
         rows = self.list(run_id=run_id)
@@ -98,7 +104,8 @@ class RunStore:
             query += " WHERE " + " AND ".join(where)
         with self._lock:
             rows = self._db.execute(query + " ORDER BY created, id", args).fetchall()
-        return [RunRecord(**{**dict(zip(_COLUMNS, row)), "parameters": orjson.loads(row[3])}) for row in rows]
+        return [RunRecord(**{**dict(zip(_COLUMNS, row)), "parameters": orjson.loads(row[3]),
+                             "errors": orjson.loads(row[12] or "{}")}) for row in rows]
 
     def close(self) -> None:
         with self._lock:

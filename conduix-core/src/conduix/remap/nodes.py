@@ -1,7 +1,9 @@
 """The syntax tree of a remap program, as built by :mod:`conduix.remap.parser`.
 
 Every node carries the ``line`` and ``column`` (both 1-based) where it starts,
-so compile errors and runtime errors can point into the source.
+so compile errors and runtime errors can point into the source, and its
+``start``/``end`` character offsets (VRL reports function-call errors with
+the byte span of the call, ``at (10:24)``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "Node",
     "Object",
     "Query",
+    "Return",
     "Segment",
     "Unary",
     "Underscore",
@@ -35,6 +38,10 @@ Segment = str | int
 class Node:
     line: int
     column: int
+    start: int = field(default=0, kw_only=True)
+    end: int = field(default=0, kw_only=True)
+    grouped: bool = field(default=False, kw_only=True)
+    """Written in parentheses (``(a < b) < c`` is not a chained comparison)."""
 
 
 @dataclass
@@ -82,6 +89,8 @@ class Object(Node):
 
 @dataclass
 class Block(Node):
+    """``{ a; b }`` (a scope of its own), the whole program, or ``if (a; b)``'s condition."""
+
     exprs: list[Node]
 
 
@@ -118,6 +127,13 @@ class If(Node):
 @dataclass
 class Abort(Node):
     message: Node | None = None
+
+
+@dataclass
+class Return(Node):
+    """``return value``: ends the program (or the closure's run) with ``value``."""
+
+    value: Node
 
 
 @dataclass

@@ -1,63 +1,111 @@
-"""Closures for remap operators (``+ - * / %``, comparisons, ``&& || ! ??``, ``|``).
+"""Closures for remap operators (``+ - * / %``, comparisons, ``&& || ! ??``, ``|``), as VRL computes them.
 
-Each builder takes the compiled operand closures and the operator's position
-and returns one closure. The common cases (numbers, strings) are tested first
-inline; anything else goes through a slower general path that raises
-:class:`ExprError` for incompatible kinds, as VRL does.
+Integers are 64-bit and wrap around (``9223372036854775807 + 1`` is
+``-9223372036854775808``), a float operation that would give NaN is an
+error, ``+`` joins strings and treats ``null`` beside a string as ``""``, and
+``*`` repeats a string. Each builder takes the compiled operands and the
+operator's position; when the compiler knows both operands' kinds it asks for
+the unchecked closure (``checked=False``), otherwise the common cases are
+tested first inline and the rest raise VRL's error for the kinds at hand.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from conduix.remap.values import ExprError, Kinds, compare, kind_of, kinds, values_equal
+from conduix.remap.values import ExprError, compare, kind_of, values_equal
 
-__all__ = ["binary", "binary_kinds", "unary"]
+__all__ = ["arith_error", "binary", "unary", "wrap_int"]
 
 Fn = Callable[[list[Any]], Any]
 _NUM = (int, float)
+_LIMIT = 2**63
+_SPAN = 2**64
+
+
+def wrap_int(value: int) -> int:
+    """``value`` as a 64-bit signed integer (two's complement wrap-around, as Rust's ``wrapping_*``)."""
+    if -_LIMIT <= value < _LIMIT:
+        return value
+    return (value + _LIMIT) % _SPAN - _LIMIT
 
 
 def _err(message: str, line: int, column: int) -> ExprError:
     return ExprError(message, line, column)
 
 
+_NAN = "operation would produce NaN"
+
+
+def arith_error(op: str, a: Any, b: Any) -> str:
+    """VRL's message for ``a op b`` on kinds the operator does not take."""
+    ka, kb = kind_of(a), kind_of(b)
+    if op == "+":
+        return f"can't add type {kb} to {ka}"
+    if op == "-":
+        return f"can't subtract type {kb} from {ka}"
+    if op == "*":
+        return f"can't multiply type {ka} by {kb}"
+    if op == "/":
+        return f"can't divide type {ka} by {kb}"
+    return f"can't calculate remainder of type {ka} and {kb}"
+
+
+def _float(value: float, line: int, column: int) -> float:
+    if value != value:
+        raise _err(_NAN, line, column)
+    return value
+
+
 def _arith(op: str, a: Any, b: Any, line: int, column: int) -> Any:
     ta, tb = type(a), type(b)
     if ta in _NUM and tb in _NUM:
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if op == "/":
-            if b == 0:
-                raise _err("can't divide by zero", line, column)
-            return a / b
-        if b == 0:
-            raise _err("can't calculate remainder of zero", line, column)
+        if op in "/%" and b == 0:
+            raise _err("can't divide by zero", line, column)
         if ta is int and tb is int:
-            rem = abs(a) % abs(b)
-            return -rem if a < 0 else rem
-        return math.fmod(a, b)
-    if op == "+" and ta is str and tb is str:
-        return a + b
-    if op == "*" and ta is str and tb is int:
-        return a * max(b, 0)
-    if op == "-" and ta is datetime and tb is datetime:
-        raise _err("can't subtract timestamps", line, column)
-    verb = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "%": "calculate remainder of"}[op]
-    raise _err(f"can't {verb} type {kind_of(b)} {'to' if op == '+' else 'by' if op in '*/%' else 'from'} "
-               f"{kind_of(a)}", line, column)
+            if op == "+":
+                return wrap_int(a + b)
+            if op == "-":
+                return wrap_int(a - b)
+            if op == "*":
+                return wrap_int(a * b)
+            if op == "/":
+                return a / b
+            rem = abs(a) % abs(b)  # Rust's remainder keeps the sign of the dividend
+            return wrap_int(-rem if a < 0 else rem)
+        fa, fb = float(a), float(b)
+        try:
+            if op == "+":
+                return _float(fa + fb, line, column)
+            if op == "-":
+                return _float(fa - fb, line, column)
+            if op == "*":
+                return _float(fa * fb, line, column)
+            if op == "/":
+                return _float(fa / fb, line, column)
+            return _float(math.fmod(fa, fb), line, column)
+        except (ValueError, OverflowError):  # fmod(inf, x)
+            raise _err(_NAN, line, column) from None
+    if op == "+":
+        if ta is str and (tb is str or b is None):
+            return a + (b or "")
+        if a is None and tb is str:
+            return b
+    if op == "*":
+        if ta is str and tb is int:
+            return a * max(b, 0)
+        if ta is int and tb is str:
+            return b * max(a, 0)
+    if op in "/%" and tb in _NUM and b == 0:
+        raise _err("can't divide by zero", line, column)
+    raise _err(arith_error(op, a, b), line, column)
 
 
 def binary(op: str, left: Fn, right: Fn, line: int, column: int, right_const: Any = None,
-           right_is_const: bool = False) -> Fn:
-    """The closure for ``left op right``."""
+           right_is_const: bool = False, checked: bool = True) -> Fn:
+    """The closure for ``left op right``; ``checked=False`` when the operands' kinds are known to fit."""
     if op == "??":
         def coalesce(c: list[Any]) -> Any:
             try:
@@ -80,12 +128,12 @@ def binary(op: str, left: Fn, right: Fn, line: int, column: int, right_const: An
             if a is None or a is False:
                 return False
             if a is not True:
-                raise _err(f"can't apply an AND to {kind_of(a)}", line, column)
+                raise _err(f"can't apply an AND to types {kind_of(a)} and {kind_of(right(c))}", line, column)
             b = right(c)
             if b is None:
                 return False
             if type(b) is not bool:
-                raise _err(f"can't apply an AND to {kind_of(b)}", line, column)
+                raise _err(f"can't apply an AND to types {kind_of(a)} and {kind_of(b)}", line, column)
             return b
         return and_
 
@@ -100,7 +148,7 @@ def binary(op: str, left: Fn, right: Fn, line: int, column: int, right_const: An
         return ne
 
     if op in ("<", "<=", ">", ">="):
-        return _comparison(op, left, right, line, column, right_const, right_is_const)
+        return _comparison(op, left, right, line, column, right_const, right_is_const, checked)
 
     if op == "|":
         def merge(c: list[Any]) -> Any:
@@ -118,8 +166,13 @@ def binary(op: str, left: Fn, right: Fn, line: int, column: int, right_const: An
             a = left(c)
             b = right(c)
             ta = type(a)
-            if ta is type(b) and (ta is int or ta is str or ta is float):
-                return a + b
+            if ta is type(b):
+                if ta is str:
+                    return a + b
+                if ta is int:
+                    r = a + b
+                    if -_LIMIT <= r < _LIMIT:
+                        return r
             return _arith("+", a, b, line, column)
         return add
 
@@ -128,7 +181,8 @@ def binary(op: str, left: Fn, right: Fn, line: int, column: int, right_const: An
     return arith
 
 
-def _comparison(op: str, left: Fn, right: Fn, line: int, column: int, const: Any, is_const: bool) -> Fn:
+def _comparison(op: str, left: Fn, right: Fn, line: int, column: int, const: Any, is_const: bool,
+                checked: bool) -> Fn:
     def slow(a: Any, b: Any) -> bool:
         try:
             return compare(op, a, b)
@@ -139,6 +193,9 @@ def _comparison(op: str, left: Fn, right: Fn, line: int, column: int, const: Any
     if is_const and type(const) in _NUM:
         k = const
         if op == "<":
+            if not checked:
+                return lambda c: left(c) < k
+
             def lt_k(c: list[Any]) -> bool:
                 a = left(c)
                 if type(a) is int or type(a) is float:
@@ -146,6 +203,9 @@ def _comparison(op: str, left: Fn, right: Fn, line: int, column: int, const: Any
                 return slow(a, k)
             return lt_k
         if op == ">":
+            if not checked:
+                return lambda c: left(c) > k
+
             def gt_k(c: list[Any]) -> bool:
                 a = left(c)
                 if type(a) is int or type(a) is float:
@@ -169,29 +229,9 @@ def unary(op: str, operand: Fn, line: int, column: int) -> Fn:
 
     def neg(c: list[Any]) -> Any:
         v = operand(c)
-        if type(v) not in _NUM:
+        if type(v) is int:
+            return wrap_int(-v)
+        if type(v) is not float:
             raise _err(f"can't negate type {kind_of(v)}", line, column)
         return -v
     return neg
-
-
-_BOOL = kinds("boolean")
-
-
-def binary_kinds(op: str, left: Kinds, right: Kinds) -> Kinds:
-    """The static kinds of ``left op right`` (``None``: unknown)."""
-    if op in ("==", "!=", "<", "<=", ">", ">=", "&&"):
-        return _BOOL
-    if op in ("??", "||"):
-        return None if left is None or right is None else left | right
-    if op == "|":
-        return kinds("object")
-    if left is not None and right is not None and len(left) == 1 and left == right:
-        kind = next(iter(left))
-        if op == "/" and kind in ("integer", "float"):
-            return kinds("float")
-        if kind in ("integer", "float") or (kind == "string" and op == "+"):
-            return left
-    if op == "/":
-        return kinds("float")
-    return None

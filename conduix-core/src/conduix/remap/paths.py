@@ -61,6 +61,7 @@ def _store(container: Any, seg: Segment, value: Any) -> None:
             # VRL pads at the front when a negative index points before the start.
             container[0:0] = [None] * (-index)
             index = 0
+            size = len(container)
     if index >= size:
         container.extend([None] * (index - size + 1))
     container[index] = value

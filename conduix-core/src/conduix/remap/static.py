@@ -1,56 +1,48 @@
-"""What the compiler knows statically: the kinds of variables and of assigned paths.
+"""What the compiler knows at a point of the program: the types of the event, the metadata and variables.
 
-Kinds are sets of kind names (``None``: unknown). The state is copied into the
-branches of an ``if`` and joined after it, so a path is known only if every
-branch agrees on what it may hold.
+The state is copied into the branches of an ``if`` and joined after it, so a
+path is known only as far as every branch agrees. Blocks and closures are
+scopes, as in VRL: a variable first assigned inside one is gone after it,
+while assignments to variables that existed before stay visible.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from conduix.remap.typedefs import ANY, Type, object_type, union
 
-from conduix.remap.values import Kinds
-
-__all__ = ["Key", "StaticState", "union_kinds"]
-
-Key = tuple[Any, ...]
+__all__ = ["State"]
 
 
-def union_kinds(a: Kinds, b: Kinds) -> Kinds:
-    if a is None or b is None:
-        return None
-    return a | b
+class State:
+    """The static types at one point of a program."""
 
+    __slots__ = ("event", "meta", "variables")
 
-class StaticState:
-    """What is statically known at a point of the program."""
+    def __init__(self, event: Type | None = None, meta: Type | None = None,
+                 variables: dict[str, Type] | None = None) -> None:
+        self.event = event if event is not None else object_type({}, ANY)
+        self.meta = meta if meta is not None else object_type({}, ANY)
+        self.variables: dict[str, Type] = dict(variables or {})
 
-    def __init__(self, variables: dict[str, Kinds] | None = None, paths: dict[Key, Kinds] | None = None):
-        self.variables: dict[str, Kinds] = dict(variables or {})
-        self.paths: dict[Key, Kinds] = dict(paths or {})
+    def copy(self) -> State:
+        return State(self.event, self.meta, self.variables)
 
-    def copy(self) -> StaticState:
-        return StaticState(self.variables, self.paths)
+    def join(self, other: State) -> State:
+        """What is known after either this state or ``other`` (two branches, or a closure that may not run)."""
+        variables = {name: union(t, other.variables[name]) for name, t in self.variables.items()
+                     if name in other.variables}
+        return State(union(self.event, other.event), union(self.meta, other.meta), variables)
 
-    def join(self, other: StaticState) -> StaticState:
-        """What is known after either this state or ``other`` (two branches, or a closure that may not run).
+    def leave_scope(self, outer: State) -> State:
+        """This (inner) state after its scope ends: variables created inside it are gone."""
+        variables = {name: self.variables[name] for name in outer.variables if name in self.variables}
+        return State(self.event, self.meta, variables)
 
-        Both start as copies of the state before the branch, so a path forgotten on one side (assigned
-        a container below it, deleted) is missing there and becomes unknown.
-        """
-        out = StaticState()
-        for name in set(self.variables) & set(other.variables):
-            out.variables[name] = union_kinds(self.variables[name], other.variables[name])
-        for name in set(self.variables) ^ set(other.variables):
-            # defined on one branch only: known to exist, of unknown kind
-            out.variables[name] = None
-        for key in set(self.paths) & set(other.paths):
-            out.paths[key] = union_kinds(self.paths[key], other.paths[key])
-        return out
+    def root(self, target: str) -> Type:
+        return self.event if target == "event" else self.meta
 
-    def forget_below(self, key: Key) -> None:
-        size = len(key)
-        for other in [k for k in self.paths if len(k) >= size and k[:size] == key]:
-            del self.paths[other]
-
-
+    def set_root(self, target: str, value: Type) -> None:
+        if target == "event":
+            self.event = value
+        else:
+            self.meta = value

@@ -13,13 +13,17 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from conduix.remap.regex import REGEX_TYPES
+
 __all__ = [
     "ANY",
+    "ITEM_OF_VALUE",
     "KIND_DEFAULTS",
     "LENIENT",
     "UTC",
     "ExprError",
     "Kinds",
+    "Returned",
     "compare",
     "display",
     "export",
@@ -27,6 +31,7 @@ __all__ = [
     "kind_of",
     "kinds",
     "parse_rfc3339",
+    "printable",
     "values_equal",
 ]
 
@@ -37,18 +42,21 @@ Kinds = frozenset[str] | None
 
 ANY: Kinds = None
 
-LENIENT: frozenset[str] = frozenset({"any"})
-"""Unknown kind that does not make calls fallible: closure parameters, whose kinds VRL infers from
-the collection's contents (which this implementation does not track). Runtime checks stay."""
+ITEM_OF_VALUE: frozenset[str] = frozenset({"any"})
+"""In :attr:`FunctionSpec.closure`: the closure parameter is an item of the function's first argument (its type
+is inferred from the collection's type, as VRL does)."""
+
+LENIENT = ITEM_OF_VALUE
+"""The former name of :data:`ITEM_OF_VALUE`, kept for function modules that use it."""
 
 _KIND_BY_TYPE: dict[type, str] = {
+    **{t: "regex" for t in REGEX_TYPES},
     str: "string",
     int: "integer",
     float: "float",
     bool: "boolean",
     type(None): "null",
     datetime: "timestamp",
-    re.Pattern: "regex",
     list: "array",
     dict: "object",
 }
@@ -77,7 +85,7 @@ class ExprError(Exception):
     catch it.
     """
 
-    __slots__ = ("column", "function", "line", "message")
+    __slots__ = ("column", "function", "line", "message", "span")
 
     def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
         super().__init__(message)
@@ -85,11 +93,25 @@ class ExprError(Exception):
         self.line = line
         self.column = column
         self.function: str | None = None
+        self.span: str | None = None
+        """VRL's byte span of the failing call, ``(start:end)``."""
 
     def full_message(self) -> str:
+        """VRL's wording: ``function call error for "upcase" at (10:24): expected string, got null``."""
         if self.function is not None:
-            return f'function call error for "{self.function}": {self.message}'
+            at = f" at {self.span}" if self.span else ""
+            return f'function call error for "{self.function}"{at}: {self.message}'
         return self.message
+
+
+class Returned(Exception):
+    """``return value``: unwinds to the program's or the closure's run (never an :class:`ExprError`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
 
 
 def kind_of(value: Any) -> str:
@@ -175,8 +197,8 @@ def values_equal(left: Any, right: Any) -> bool:
         return all(values_equal(a, b) for a, b in zip(left, right))
     if tl in (int, float) and tr in (int, float):
         return bool(left == right)
-    if isinstance(left, re.Pattern) and isinstance(right, re.Pattern):
-        return left.pattern == right.pattern
+    if tl in REGEX_TYPES and tr in REGEX_TYPES:
+        return bool(left.pattern == right.pattern)
     if tl is not tr:
         return False
     return bool(left == right)
@@ -192,7 +214,7 @@ def compare(op: str, left: Any, right: Any) -> bool:
         or (tl is datetime and tr is datetime)
     )
     if not ok:
-        raise ExprError(f'can\'t compare {kind_of(left)} and {kind_of(right)} with "{op}"')
+        raise ExprError(f"can't compare {kind_of(left)} {op} {kind_of(right)}")
     if op == "<":
         return bool(left < right)
     if op == "<=":
@@ -223,14 +245,28 @@ def display(value: Any) -> str:
         return "{ " + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {display(v)}" for k, v in value.items()) + " }"
     if t is datetime:
         return f"t'{format_rfc3339(value)}'"
-    if isinstance(value, re.Pattern):
+    if t in REGEX_TYPES:
         return f"r'{value.pattern}'"
     return str(value)
+
+
+def printable(text: str) -> str:
+    """``text`` as valid Unicode: bytes kept in it by binary functions (lone surrogates) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def export(value: Any) -> Any:
     """A JSON-ready copy of a value: timestamps as RFC 3339 strings, regexes as their pattern."""
     t = type(value)
+    if t is str:
+        return value if value.isascii() else printable(value)
     if t in _SIMPLE or t is bool:
         if t is float and not math.isfinite(value):
             return None
@@ -241,7 +277,7 @@ def export(value: Any) -> Any:
         return [export(v) for v in value]
     if t is datetime:
         return format_rfc3339(value)
-    if isinstance(value, re.Pattern):
+    if t in REGEX_TYPES:
         return value.pattern
     if isinstance(value, (bytes, bytearray)):
         return value.decode("utf-8", "replace")

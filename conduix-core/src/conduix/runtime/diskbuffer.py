@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ class DiskBuffer:
     """
 
     def __init__(self, path: Path, max_bytes: int) -> None:
+        import sqlite3  # here: only pipelines with a disk buffer load it (start-up of the others)
+
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_bytes = max_bytes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import random
 import threading
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from conduix.components import Batch
+from conduix.components import Batch, Rejected
 from conduix.config.model import ComponentPolicy, RetrySettings
 from conduix.errors import ComponentError, RetryableError
 
@@ -34,6 +35,24 @@ class Failure:
     meta: dict[str, Any]
     error: BaseException | str
     position: str
+    raw: bytes | None = None
+    """The input exactly as the source read it, when ``record`` could not hold it (bytes that do not decode)."""
+
+    @classmethod
+    def of(cls, batch: Batch, error: BaseException | str, index: int | None = None, *,
+           record: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> Failure:
+        """Record ``index`` of ``batch`` (or the ``record`` and ``meta`` given, e.g. a source's reject)."""
+        if index is not None:
+            record = batch.records[index] if record is None else record
+            meta = batch.meta_at(index) if meta is None else meta
+        return cls(record or {}, meta or {}, error, describe_position(batch, index, meta or {}))
+
+    @classmethod
+    def rejected(cls, batch: Batch, reject: Rejected) -> Failure:
+        """What a component handed back as :class:`~conduix.components.Rejected`."""
+        failure = cls.of(batch, reject.error, reject.index, record=reject.record, meta=reject.meta)
+        failure.raw = reject.raw
+        return failure
 
 
 class Retrier:
@@ -63,7 +82,7 @@ class Retrier:
                 if limit is not None and attempt >= limit:
                     raise ComponentError(f"{self.kind} {self.component!r} gave up after {attempt} attempts: "
                                          f"{exc}", component=self.component) from exc
-                wait = self.delay(attempt)
+                wait = exc.retry_after if exc.retry_after is not None else self.delay(attempt)
                 if self.stats is not None:
                     self.stats.retries += 1
                 level = logging.WARNING if attempt & (attempt - 1) == 0 else logging.DEBUG  # 1, 2, 4, 8, ...
@@ -93,7 +112,7 @@ def describe_position(batch: Batch, index: int | None, meta: dict[str, Any] | No
 def dead_letter_record(failure: Failure, component: str, pipeline: str) -> dict[str, Any]:
     """What a dead-letter output carries for one failed record."""
     error = failure.error
-    return {
+    letter = {
         "record": failure.record,
         "error": str(error),
         "error_type": type(error).__name__ if isinstance(error, BaseException) else "Error",
@@ -103,6 +122,9 @@ def dead_letter_record(failure: Failure, component: str, pipeline: str) -> dict[
         "position": failure.position,
         "metadata": failure.meta,
     }
+    if failure.raw is not None:
+        letter["raw_base64"] = base64.b64encode(failure.raw).decode("ascii")
+    return letter
 
 
 def apply_policy(policy: ComponentPolicy, failures: list[Failure], *, kind: str, component: str,

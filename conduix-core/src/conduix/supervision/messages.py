@@ -50,17 +50,21 @@ class ChildStarted:
 
 @dataclass
 class ChildFailed:
-    """Child -> parent: the child failed (its task raised, or its own budget ran out) and is exiting."""
+    """Child -> parent: the child failed (its task raised, or its own budget ran out) and is exiting; a
+    supervisor sends its final ``status`` (its restarts), a worker none."""
 
     child_id: str
     reason: str
+    status: dict[str, Any] | None = None
 
 
 @dataclass
 class ChildFinished:
-    """Worker -> parent: the task ended by itself without error (a bounded source ran out)."""
+    """Worker -> parent: the task ended by itself without error (a bounded source ran out); ``status`` is its
+    final snapshot (the last heartbeat may be older than the end of a short run)."""
 
     child_id: str
+    status: dict[str, Any] | None = None
 
 
 @dataclass
@@ -97,6 +101,8 @@ class StopRequest:
 @dataclass
 class Stopped:
     child_id: str
+    status: dict[str, Any] | None = None
+    """The final snapshot of a stopped worker (its task's last counters)."""
 
 
 @dataclass

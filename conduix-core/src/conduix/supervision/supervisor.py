@@ -67,6 +67,7 @@ class _Child:
     last_ping: float = 0.0
     ping_seq: int = 0
     restarts: int = 0
+    earlier_restarts: int = 0  # restarts inside a child supervisor's earlier incarnations (their trees are gone)
     reason: str | None = None
     restart_at: float | None = None
     group: int = 0
@@ -143,12 +144,20 @@ class Supervisor(Actor):
                     child.state = "running"
         elif isinstance(message, ChildFailed):
             child = self._child_from(sender, message.child_id)
+            if child is not None and message.status:
+                child.status = message.status
             if child is not None and child.state in _LIVE:
                 child.state = "stopping"  # it exits by itself
                 child.stop_deadline = time.monotonic() + child.stop_timeout + 1.0
                 self._on_failure(child, message.reason)
+        elif isinstance(message, Stopped):  # a child's reply to our StopRequest, with its final snapshot
+            child = self._child_from(sender, message.child_id)
+            if child is not None and message.status:
+                child.status = message.status
         elif isinstance(message, ChildFinished):
             child = self._child_from(sender, message.child_id)
+            if child is not None and message.status:
+                child.status = message.status
             if child is not None and child.state in _LIVE:
                 child.state = "finished"
                 logger.info("supervisor %s: child %s finished", self._id, child.spec.id)
@@ -202,6 +211,7 @@ class Supervisor(Actor):
         child.last_seen = child.last_ping = now
         child.restart_at = child.stop_deadline = None
         child.killed = False
+        child.earlier_restarts += int(child.status.get("restarts_total") or 0)
         child.status = {}
         self._starts += 1
         child.start_seq = self._starts
@@ -222,13 +232,13 @@ class Supervisor(Actor):
 
     def _child_exited(self, child: _Child) -> None:
         child.addr = None
-        child.status = {}  # the last snapshot described a process that is gone
-        if child.state == "finished":
+        if child.state == "finished":  # its last snapshot holds its final counters: kept
             return
         if child.state == "stopping":
             child.state = "down" if child.restart_at is not None else "stopped"
             return
         child.state = "down"
+        child.status = {}  # the last snapshot described a process that died
         self._on_failure(child, "process exited unexpectedly (killed by a signal?)")
 
     def _kill(self, child: _Child) -> None:
@@ -307,7 +317,7 @@ class Supervisor(Actor):
             self.state = "failed"
             logger.error("%s; escalating to its parent", text)
             if self.parent is not None:
-                self.send(self.parent, ChildFailed(self._id, text))
+                self.send(self.parent, ChildFailed(self._id, text, self._status()))
 
     # -- stop, pause, resume ------------------------------------------------------------------
     def _stop_all(self, requester: ActorAddress | None) -> None:
@@ -422,13 +432,13 @@ class Supervisor(Actor):
             self.state = "finished"
             logger.info("supervisor %s: every child finished", self._id)
             if not self.is_root and self.parent is not None:
-                self.send(self.parent, ChildFinished(self._id))
+                self.send(self.parent, ChildFinished(self._id, self._status()))
                 self.wakeupAfter(TICK, payload=_EXIT)
                 return True
         if self.state == "stopping":
             self.state = "stopped"
             for requester in self.stop_requesters:
-                self.send(requester, Stopped(self._id))
+                self.send(requester, Stopped(self._id, self._status()))
             self.stop_requesters.clear()
             if self.kill_group_when_stopped:
                 self._kill_process_group()
@@ -469,6 +479,9 @@ class Supervisor(Actor):
         status: dict[str, Any] = {
             "id": self._id, "kind": "supervisor", "state": self.state, "pid": os.getpid(),
             "restarts": sum(c.restarts for c in self.children.values()),
+            # every restart in this subtree, also those under child supervisors that were restarted since
+            "restarts_total": sum(c.restarts + c.earlier_restarts + int(c.status.get("restarts_total") or 0)
+                                  for c in self.children.values()),
             "children": children, "events": list(self.events),
         }
         if spec is not None and self.budget is not None:

@@ -49,7 +49,8 @@ def default_log_defs(level: str = "INFO") -> dict[str, Any]:
     """Logging config (``logging.config.dictConfig``) for the actor processes: ``conduix`` to stderr."""
     return {
         "version": 1,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"}},
+        "formatters": {"plain": {"()": "conduix.redaction.RedactingFormatter",
+                                 "fmt": "%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "level": level}},
         "loggers": {"conduix": {"level": level, "handlers": ["stderr"], "propagate": False}},
         "root": {"level": "WARNING", "handlers": ["stderr"]},

@@ -74,10 +74,11 @@ class SupervisionTree:
         reply = self._ask(ResumeRequest())
         return reply.status if isinstance(reply, StatusReply) else self.status()
 
-    def stop(self, timeout: float = 60.0) -> None:
-        """Stop every task gracefully (final checkpoints) and wait until all worker processes exited."""
+    def stop(self, timeout: float = 60.0) -> dict[str, Any] | None:
+        """Stop every task gracefully (final checkpoints) and wait until all worker processes exited; returns
+        the tree's final status (each worker's last counters), None when it was stopped already."""
         if self.stopped:
-            return
+            return None
         try:
             reply = self._ask(StopRequest(), timeout)
         except SupervisionError as exc:
@@ -85,6 +86,7 @@ class SupervisionTree:
         if not isinstance(reply, Stopped):
             raise SupervisionError(f"unexpected answer to a stop request: {reply!r}")
         self.stopped = True
+        return reply.status
 
     def _busy(self) -> str:
         try:

@@ -55,6 +55,7 @@ class Worker(Actor):
         self.spec: WorkerSpec | None = None
         self.parent: ActorAddress | None = None
         self.task: WorkerTask | None = None
+        self.last_task_status: dict[str, Any] | None = None  # of the task stopped last
         self.state = "new"
         self.reason: str | None = None
 
@@ -81,7 +82,7 @@ class Worker(Actor):
             self._stop_task()
             if self.state not in ("failed", "finished"):
                 self.state = "stopped"
-            self.send(sender, Stopped(self.spec.id if self.spec else "?"))
+            self.send(sender, Stopped(self.spec.id if self.spec else "?", self._status()))
             self.send(self.myAddress, ActorExitRequest())
         elif isinstance(message, PauseRequest):
             if self.state == "running":
@@ -138,7 +139,7 @@ class Worker(Actor):
                 else:
                     self.state = "finished"
                     logger.info("worker %s: task finished", self._id)
-                    self.send(self.parent, ChildFinished(self._id))
+                    self.send(self.parent, ChildFinished(self._id, self._status()))
                     self.wakeupAfter(POLL_INTERVAL, payload=_EXIT)
                 return
         if self.state in ("running", "paused", "starting"):
@@ -162,7 +163,9 @@ class Worker(Actor):
             return
         try:
             task.stop()
-            if not task.join(self.spec.stop_timeout):
+            stopped = task.join(self.spec.stop_timeout)
+            self.last_task_status = task.status()
+            if not stopped:
                 logger.warning("worker %s: task did not stop within %.1f s", self._id, self.spec.stop_timeout)
             elif task.error is not None and self.state != "failed":
                 logger.error("worker %s: task failed while stopping: %s", self._id, _describe(task.error))
@@ -180,4 +183,6 @@ class Worker(Actor):
             except Exception as exc:
                 self._fail(f"task status failed: {_describe(exc)}")
                 status["state"] = self.state
+        elif self.last_task_status is not None:
+            status["task"] = self.last_task_status
         return status

@@ -6,7 +6,7 @@ import re
 
 from pydantic import Field
 
-from conduix import Batch, ComponentConfig, Emit, Stage
+from conduix.connector import Batch, ComponentConfig, Emit, Stage
 
 _EMAIL = re.compile(r"([A-Za-z0-9])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
 

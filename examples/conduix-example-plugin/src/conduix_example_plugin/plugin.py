@@ -1,6 +1,6 @@
 """Registers the example's components. Imports nothing heavy: registration is by string."""
 
-from conduix import hookimpl
+from conduix.connector import hookimpl
 
 
 @hookimpl

@@ -77,7 +77,7 @@ export function LiveTab({ name }: { name: string }) {
   }, [name]);
 
   const components = Object.entries(stats?.components ?? {}).sort(
-    ([a, x], [b, y]) => (ORDER[x.kind] ?? 9) - (ORDER[y.kind] ?? 9) || a.localeCompare(b));
+    ([a, x], [b, y]) => (ORDER[x.kind ?? ""] ?? 9) - (ORDER[y.kind ?? ""] ?? 9) || a.localeCompare(b));
   const sum = (f: (c: ComponentStats) => number | null | undefined) =>
     components.reduce((total, [, c]) => total + (f(c) ?? 0), 0);
   const runs = stats?.runs ?? [];

@@ -10,11 +10,12 @@ from typing import Any
 
 import orjson
 
+from conduix.remap.functions._support import from_bytes, to_bytes
 from conduix.remap.functions.spec import FunctionSpec, Param, function, opt
 from conduix.remap.functions.types import float_text
 from conduix.remap.values import ExprError, export, format_rfc3339, kinds
 
-__all__ = ["FUNCTIONS", "encode_json_text"]
+__all__ = ["FUNCTIONS", "SHA2_VARIANTS", "encode_json_text"]
 
 FUNCTIONS: list[FunctionSpec] = []
 
@@ -118,8 +119,8 @@ _CHARSETS = ("standard", "url_safe")
 @function(FUNCTIONS, "encode_base64", Param("value", S), opt("padding", B, True), opt("charset", S, "standard"),
           returns=S, example='encode_base64("please encode me") == "cGxlYXNlIGVuY29kZSBtZQ=="')
 def encode_base64(value: str, padding: bool, charset: str) -> str:
-    """Base64 text of a string's UTF-8 bytes (``charset``: standard or url_safe)."""
-    raw = value.encode()
+    """Base64 text of a string's bytes (``charset``: standard or url_safe)."""
+    raw = to_bytes(value)
     if charset == "url_safe":
         out = base64.urlsafe_b64encode(raw).decode()
     elif charset == "standard":
@@ -133,7 +134,7 @@ def encode_base64(value: str, padding: bool, charset: str) -> str:
           fallible=True, example='decode_base64!("eW91IGhhdmUgc3VjY2Vzc2Z1bGx5IGRlY29kZWQgbWU=") == '
                                  '"you have successfully decoded me"')
 def decode_base64(value: str, charset: str) -> str:
-    """Decode base64 text (padding optional) into a string."""
+    """Decode base64 text (padding optional); binary results are kept exactly (see the bytes note)."""
     text = value.strip()
     text += "=" * (-len(text) % 4)
     try:
@@ -145,24 +146,24 @@ def decode_base64(value: str, charset: str) -> str:
             raise ExprError(f"unknown charset {charset!r}, expected standard or url_safe")
     except (binascii.Error, ValueError):
         raise ExprError("unable to decode value from base64") from None
-    return raw.decode("utf-8", "replace")
+    return from_bytes(raw)
 
 
 @function(FUNCTIONS, "md5", Param("value", S), returns=S,
           example='md5("foo") == "acbd18db4cc2f85cedef654fccc4a4d8"')
 def md5(value: str) -> str:
     """Hex MD5 digest."""
-    return hashlib.md5(value.encode(), usedforsecurity=False).hexdigest()
+    return hashlib.md5(to_bytes(value), usedforsecurity=False).hexdigest()
 
 
 @function(FUNCTIONS, "sha1", Param("value", S), returns=S,
           example='sha1("foo") == "0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33"')
 def sha1(value: str) -> str:
     """Hex SHA-1 digest."""
-    return hashlib.sha1(value.encode(), usedforsecurity=False).hexdigest()
+    return hashlib.sha1(to_bytes(value), usedforsecurity=False).hexdigest()
 
 
-_SHA2 = {"SHA-224": "sha224", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512",
+SHA2_VARIANTS = {"SHA-224": "sha224", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512",
          "SHA-512/224": "sha512_224", "SHA-512/256": "sha512_256"}
 
 
@@ -171,7 +172,7 @@ _SHA2 = {"SHA-224": "sha224", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512
                   '"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"')
 def sha2(value: str, variant: str) -> str:
     """Hex SHA-2 digest; ``variant`` is SHA-224, SHA-256, SHA-384, SHA-512, SHA-512/224 or SHA-512/256."""
-    algorithm = _SHA2.get(variant)
+    algorithm = SHA2_VARIANTS.get(variant)
     if algorithm is None:
-        raise ExprError(f"unknown variant {variant!r}, expected one of {', '.join(_SHA2)}")
-    return hashlib.new(algorithm, value.encode()).hexdigest()
+        raise ExprError(f"unknown variant {variant!r}, expected one of {', '.join(SHA2_VARIANTS)}")
+    return hashlib.new(algorithm, to_bytes(value)).hexdigest()

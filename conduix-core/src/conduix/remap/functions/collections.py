@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from conduix.remap.functions._support import to_bytes
 from conduix.remap.functions.spec import FunctionSpec, Param, function, opt
 from conduix.remap.paths import clone, delete_path, get_path, path_exists, set_path
-from conduix.remap.values import LENIENT, ExprError, kind_of, kinds, values_equal
+from conduix.remap.typedefs import ANY, STRING, Type, array_of, containers_like, merged, object_of, of_kinds
+from conduix.remap.values import ITEM_OF_VALUE, ExprError, kind_of, kinds, values_equal
 
 __all__ = ["FUNCTIONS"]
 
@@ -19,6 +21,11 @@ CONTAINER = kinds("object", "array")
 B = kinds("boolean")
 S = kinds("string")
 KEY = kinds("string", "integer")
+
+
+def _same_kind(types: list[Type], consts: list[Any]) -> Type:
+    """Typer: a container of the same kind as the first argument (``flatten`` of an object is an object)."""
+    return containers_like(types[0])
 
 
 # -- paths ---------------------------------------------------------------------
@@ -42,9 +49,12 @@ def exists(state: list[Any], ref: Any) -> bool:
 
 
 @function(FUNCTIONS, "del", Param("path"), opt("compact", B, False), path_arg=True, fresh=False,
+          typer=lambda types, consts: types[0],
           example='.field = "value"; del(.field) == "value"')
 def del_(state: list[Any], ref: Any, compact: bool) -> Any:
     """Remove a path and return the value it held (deleting ``.`` leaves an empty event)."""
+    if ref.slot == 3:  # del(f().x): the value is a temporary, there is nothing to remove it from
+        return get_path(ref.base(state), ref.segments)
     if not ref.segments:
         if ref.slot == 2:
             return state[2].pop(ref.name, None)
@@ -71,7 +81,7 @@ def _empty(value: Any, null: bool, string: bool, obj: bool, array: bool, nullish
 
 @function(FUNCTIONS, "compact", Param("value", CONTAINER), opt("recursive", B, True), opt("null", B, True),
           opt("string", B, True), opt("object", B, True), opt("array", B, True), opt("nullish", B, False),
-          returns=CONTAINER, example='compact(["foo", "", null, [], "bar"]) == ["foo", "bar"]')
+          returns=CONTAINER, typer=_same_kind, example='compact(["foo", "", null, [], "bar"]) == ["foo", "bar"]')
 def compact(value: Any, recursive: bool, null: bool, string: bool, obj: bool, array: bool, nullish: bool) -> Any:
     """Remove empty values (null, "", {}, [] by default), recursively by default."""
 
@@ -109,7 +119,8 @@ def _deep_merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
 
 
 @function(FUNCTIONS, "merge", Param("to", OBJ), Param("from", OBJ), opt("deep", B, False), returns=OBJ,
-          fresh=False, example='merge({"a": 1}, {"b": 2}) == {"a": 1, "b": 2}')
+          fresh=False, typer=lambda types, consts: merged(types[0], types[1]) if consts[2] is False else
+          of_kinds(OBJ), example='merge({"a": 1}, {"b": 2}) == {"a": 1, "b": 2}')
 def merge(to: dict[str, Any], from_: dict[str, Any], deep: bool) -> dict[str, Any]:
     """Merge ``from`` into ``to`` (``from`` wins); ``deep`` merges nested objects too."""
     if deep:
@@ -119,10 +130,13 @@ def merge(to: dict[str, Any], from_: dict[str, Any], deep: bool) -> dict[str, An
     return out
 
 
-@function(FUNCTIONS, "flatten", Param("value", CONTAINER), opt("separator", S, "."), returns=CONTAINER,
-          fresh=False, example='flatten({"a": {"b": 1}}) == {"a.b": 1}')
-def flatten(value: Any, separator: str) -> Any:
-    """Flatten nested arrays into one array, or nested objects into one object with joined keys."""
+@function(FUNCTIONS, "flatten", Param("value", CONTAINER), opt("separator", S, "."), opt("except", ARR, None),
+          returns=CONTAINER, fresh=False, typer=_same_kind, example='flatten({"a": {"b": 1}}) == {"a.b": 1}')
+def flatten(value: Any, separator: str, except_: list[Any] | None) -> Any:
+    """Flatten nested arrays into one array, or nested objects into one object with joined keys.
+
+    Objects under a key listed in ``except`` are kept as they are."""
+    keep = frozenset(k for k in except_ or () if type(k) is str)
     if type(value) is list:
         out_list: list[Any] = []
 
@@ -140,7 +154,7 @@ def flatten(value: Any, separator: str) -> Any:
     def put(obj: dict[str, Any], prefix: str) -> None:
         for key, item in obj.items():
             name = f"{prefix}{separator}{key}" if prefix else key
-            if type(item) is dict and item:
+            if type(item) is dict and item and key not in keep:
                 put(item, name)
             else:
                 out[name] = item
@@ -150,7 +164,8 @@ def flatten(value: Any, separator: str) -> Any:
 
 
 @function(FUNCTIONS, "unflatten", Param("value", OBJ), opt("separator", S, "."), opt("recursive", B, True),
-          returns=OBJ, fresh=False, example='unflatten({"a.b": 1}) == {"a": {"b": 1}}')
+          returns=OBJ, fresh=False, typer=lambda types, consts: object_of(ANY),
+          example='unflatten({"a.b": 1}) == {"a": {"b": 1}}')
 def unflatten(value: dict[str, Any], separator: str, recursive: bool) -> dict[str, Any]:
     """Turn keys joined by ``separator`` back into nested objects (keys taken in sorted order, as VRL)."""
     out: dict[str, Any] = {}
@@ -174,13 +189,15 @@ def unflatten(value: dict[str, Any], separator: str, recursive: bool) -> dict[st
     return out
 
 
-@function(FUNCTIONS, "keys", Param("value", OBJ), returns=ARR, example='keys({"a": 1, "b": 2}) == ["a", "b"]')
+@function(FUNCTIONS, "keys", Param("value", OBJ), returns=ARR, typer=lambda types, consts: array_of(STRING),
+          example='keys({"a": 1, "b": 2}) == ["a", "b"]')
 def keys(value: dict[str, Any]) -> list[str]:
     """The keys of an object, sorted (VRL objects are ordered by key)."""
     return sorted(value)
 
 
 @function(FUNCTIONS, "values", Param("value", OBJ), returns=ARR, fresh=False,
+          typer=lambda types, consts: array_of(types[0].element() if types[0].kinds == OBJ else ANY),
           example='values({"a": 1, "b": 2}) == [1, 2]')
 def values(value: dict[str, Any]) -> list[Any]:
     """The values of an object, in key order."""
@@ -190,7 +207,9 @@ def values(value: dict[str, Any]) -> list[Any]:
 @function(FUNCTIONS, "length", Param("value", kinds("array", "object", "string")), returns=kinds("integer"),
           example='length(["a", "b"]) == 2')
 def length(value: Any) -> int:
-    """The number of items of an array or object, or characters of a string."""
+    """The number of items of an array or object, or bytes of a string (UTF-8, as VRL; ``strlen`` counts characters)."""
+    if type(value) is str and not value.isascii():
+        return len(to_bytes(value))
     return len(value)
 
 
@@ -241,20 +260,19 @@ def get(value: Any, path: list[Any]) -> Any:
 
 
 @function(FUNCTIONS, "set", Param("value", CONTAINER), Param("path", ARR), Param("data"), fallible=True,
-          returns=CONTAINER, fresh=False, example='set!({"a": 1}, ["b"], 2) == {"a": 1, "b": 2}')
+          returns=CONTAINER, fresh=False, typer=_same_kind, example='set!({"a": 1}, ["b"], 2) == {"a": 1, "b": 2}')
 def set_(value: Any, path: list[Any], data: Any) -> Any:
     """A copy of the container with ``data`` stored at a dynamic path."""
     segs = _segments(path)
     if not segs:
         return data
-    copy = clone(value)
-    if (type(segs[0]) is int and type(copy) is not list) or (type(segs[0]) is str and type(copy) is not dict):
-        raise ExprError(f"can't use a {kind_of(segs[0])} segment on {kind_of(copy)}")
-    return set_path(copy, segs, data)
+    # a container of the wrong kind for a segment is replaced, as VRL does (set!([], ["a"], 1) == {"a": 1})
+    return set_path(clone(value), segs, data)
 
 
 @function(FUNCTIONS, "remove", Param("value", CONTAINER), Param("path", ARR), opt("compact", B, False),
-          fallible=True, returns=CONTAINER, fresh=False, example='remove!({"a": 1, "b": 2}, ["b"]) == {"a": 1}')
+          fallible=True, returns=CONTAINER, fresh=False, typer=_same_kind,
+          example='remove!({"a": 1, "b": 2}, ["b"]) == {"a": 1}')
 def remove(value: Any, path: list[Any], compact: bool) -> Any:
     """A copy of the container without the value at a dynamic path."""
     segs = _segments(path)
@@ -267,20 +285,30 @@ def remove(value: Any, path: list[Any], compact: bool) -> Any:
 
 # -- closures --------------------------------------------------------------------
 
+def _in_key_order(obj: dict[str, Any]) -> list[tuple[str, Any]]:
+    """An object's items in VRL's order (VRL objects are ordered by key): closures see them so."""
+    return sorted(obj.items(), key=_first)
+
+
+def _first(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
 Closure = Callable[..., Any]
 
 
-@function(FUNCTIONS, "for_each", Param("value", CONTAINER), closure=(KEY, LENIENT), returns=kinds("null"),
+@function(FUNCTIONS, "for_each", Param("value", CONTAINER), closure=(KEY, ITEM_OF_VALUE), returns=kinds("null"),
           example="for_each({\"a\": 1}) -> |key, value| { .total = value }")
 def for_each(run: Closure, value: Any) -> None:
     """Run the closure for every ``key, value`` (``index, value`` for arrays)."""
-    items = value.items() if type(value) is dict else enumerate(value)
+    items = _in_key_order(value) if type(value) is dict else enumerate(value)
     for key, item in list(items):
         run(key, item)
 
 
-@function(FUNCTIONS, "map_values", Param("value", CONTAINER), opt("recursive", B, False), closure=(LENIENT,),
-          returns=CONTAINER, fresh=False, example='map_values({"a": "x"}) -> |value| { upcase!(value) }')
+@function(FUNCTIONS, "map_values", Param("value", CONTAINER), opt("recursive", B, False), closure=(ITEM_OF_VALUE,),
+          returns=CONTAINER, fresh=False, typer=_same_kind,
+          example='map_values({"a": "x"}) -> |value| { upcase!(value) }')
 def map_values(run: Closure, value: Any, recursive: bool) -> Any:
     """A copy with every value replaced by the closure's result (nested ones too with ``recursive``)."""
 
@@ -293,18 +321,18 @@ def map_values(run: Closure, value: Any, recursive: bool) -> Any:
 
     def apply(container: Any) -> Any:
         if type(container) is dict:
-            return {k: walk(v) for k, v in container.items()}
+            return {k: walk(v) for k, v in _in_key_order(container)}
         return [walk(v) for v in container]
 
     return apply(value)
 
 
-@function(FUNCTIONS, "map_keys", Param("value", OBJ), opt("recursive", B, False), closure=(S,),
+@function(FUNCTIONS, "map_keys", Param("value", OBJ), opt("recursive", B, False), closure=(S,), closure_returns=S,
           returns=OBJ, fresh=False, example='map_keys({"a": 1}) -> |key| { upcase(key) }')
 def map_keys(run: Closure, value: dict[str, Any], recursive: bool) -> dict[str, Any]:
     """A copy with every key replaced by the closure's result (nested objects too with ``recursive``)."""
     out: dict[str, Any] = {}
-    for key, item in value.items():
+    for key, item in _in_key_order(value):
         if recursive and type(item) is dict:
             item = map_keys(run, item, recursive)
         elif recursive and type(item) is list:
@@ -316,7 +344,8 @@ def map_keys(run: Closure, value: dict[str, Any], recursive: bool) -> dict[str, 
     return out
 
 
-@function(FUNCTIONS, "filter", Param("value", CONTAINER), closure=(KEY, LENIENT), returns=CONTAINER, fresh=False,
+@function(FUNCTIONS, "filter", Param("value", CONTAINER), closure=(KEY, ITEM_OF_VALUE), returns=CONTAINER, fresh=False,
+          closure_returns=B, typer=_same_kind,
           example='filter([1, 2, 3]) -> |_index, value| { value > 1 }')
 def filter_(run: Closure, value: Any) -> Any:
     """A copy keeping only the entries for which the closure returns true."""
@@ -328,5 +357,5 @@ def filter_(run: Closure, value: Any) -> Any:
         return result
 
     if type(value) is dict:
-        return {k: v for k, v in list(value.items()) if keep(k, v)}
+        return {k: v for k, v in _in_key_order(value) if keep(k, v)}
     return [v for i, v in enumerate(list(value)) if keep(i, v)]

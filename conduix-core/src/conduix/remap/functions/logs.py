@@ -50,6 +50,9 @@ def _structured_data(text: str, out: dict[str, Any]) -> str:
         return text[2:]
     pos = 0
     while text.startswith("[", pos):
+        if text.startswith("[]", pos):  # an empty element carries nothing (VRL's parser accepts it)
+            pos += 2
+            continue
         match = _SD_ELEMENT.match(text, pos)
         if match is None:
             break
@@ -106,7 +109,21 @@ def _parse_3164(value: str) -> dict[str, Any] | None:
     return out
 
 
-@function(FUNCTIONS, "parse_syslog", Param("value", S), returns=OBJ, fallible=True,
+def _syslog_type(types: list[Any], consts: list[Any]) -> Any:
+    """The fields ``parse_syslog`` always sets, as VRL types them (structured data adds others)."""
+    from conduix.remap.typedefs import ANY, NULL, STRING, object_type, of_kinds, union
+
+    def maybe(*names: str) -> Any:
+        return union(of_kinds(frozenset(names)), NULL)
+
+    return object_type({
+        "message": STRING, "hostname": maybe("string"), "severity": maybe("string"), "facility": maybe("string"),
+        "appname": maybe("string"), "msgid": maybe("string"), "timestamp": maybe("timestamp"),
+        "procid": maybe("string", "integer"), "version": maybe("integer"),
+    }, ANY)
+
+
+@function(FUNCTIONS, "parse_syslog", Param("value", S), returns=OBJ, fallible=True, typer=_syslog_type,
           example="parse_syslog!(s'<13>1 2020-03-13T20:45:38.119Z host app 2426 ID931 - hello')")
 def parse_syslog(value: str) -> dict[str, Any]:
     """Parse a Syslog line (RFC 5424, or RFC 3164 with the current year)."""

@@ -53,7 +53,13 @@ def mod(value: int | float, modulus: int | float) -> int | float:
     if type(value) is int and type(modulus) is int:
         rem = abs(value) % abs(modulus)
         return -rem if value < 0 else rem
-    return math.fmod(value, modulus)
+    try:
+        result = math.fmod(value, modulus)
+    except ValueError:  # fmod(inf, x)
+        raise ExprError("operation would produce NaN") from None
+    if result != result:
+        raise ExprError("operation would produce NaN")
+    return result
 
 
 @function(FUNCTIONS, "abs", Param("value", NUMBER), returns=NUMBER, example="abs(-42) == 42")

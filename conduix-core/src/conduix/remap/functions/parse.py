@@ -10,6 +10,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import orjson
 
 from conduix.remap.functions.spec import FunctionSpec, Param, function, opt
+from conduix.remap.regex import Regex, is_regex
+from conduix.remap.typedefs import NOT_CONST, NULL, STRING, Type, array_of, object_of, object_type, union
 from conduix.remap.values import ExprError, kinds
 
 __all__ = ["FUNCTIONS"]
@@ -90,17 +92,40 @@ def _depth_limited(text: str, pos: int, depth: int) -> tuple[Any, int]:
     return out, pos + 1
 
 
+_SERDE_WORDING = (
+    # orjson's words -> serde_json's (VRL's JSON parser), for the usual mistakes
+    ("expected a string key", "key must be a string"),
+    ("unexpected end of data", "EOF while parsing a value"),
+    ("unexpected content after document", "trailing characters"),
+    ("invalid literal", "expected ident"),
+    ("invalid number", "invalid number"),
+    ("invalid escaped sequence", "invalid escape"),
+    ("unexpected character", "expected value"),
+)
+_POSITION = re.compile(r"line (\d+) column (\d+)")
+
+
+def json_error(exc: BaseException) -> str:
+    """A JSON syntax error worded as VRL's (serde_json's): ``key must be a string at line 1 column 3``."""
+    text = str(exc)
+    where = _POSITION.search(text)
+    for ours, theirs in _SERDE_WORDING:
+        if ours in text:
+            return f"{theirs} at {where.group(0)}" if where else theirs
+    return text
+
+
 @function(FUNCTIONS, "parse_json", Param("value", S), opt("max_depth", kinds("integer"), None),
           opt("lossy", B, True), returns=JSON_KINDS, fallible=True,
           fast=lambda rest: orjson.loads if rest[0] is None else None,
-          fast_raises=((orjson.JSONDecodeError,), "unable to parse json: "),
+          fast_raises=((orjson.JSONDecodeError,), lambda exc: f"unable to parse json: {json_error(exc)}"),
           example='parse_json!("{\\"key\\": \\"val\\"}") == {"key": "val"}')
 def parse_json(value: str, max_depth: int | None, lossy: bool) -> Any:
     """Parse JSON text; with ``max_depth``, containers deeper than that are kept as their JSON text."""
     try:
         result = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        raise ExprError(f"unable to parse json: {exc}") from None
+        raise ExprError(f"unable to parse json: {json_error(exc)}") from None
     if max_depth is not None:
         if not 1 <= max_depth <= 128:
             raise ExprError("max_depth value should be between 1 and 128")
@@ -197,7 +222,7 @@ def parse_logfmt(value: str) -> dict[str, Any]:
     return parse_key_value(value, "=", " ", "lenient", True)
 
 
-def _captures(match: re.Match[str], numeric_groups: bool) -> dict[str, Any]:
+def _captures(match: Any, numeric_groups: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if numeric_groups:
         out["0"] = match.group(0)
@@ -207,11 +232,22 @@ def _captures(match: re.Match[str], numeric_groups: bool) -> dict[str, Any]:
     return out
 
 
+def _captures_type(types: list[Type], consts: list[Any]) -> Type:
+    """Typer of ``parse_regex``: with a literal pattern, its named groups are known string fields (and the
+    numbered ones strings or null), as in VRL."""
+    pattern = consts[1]
+    if pattern is NOT_CONST or not is_regex(pattern):
+        return object_of(union(STRING, NULL))
+    fields: dict[str, Type] = {str(i): union(STRING, NULL) for i in range(pattern.groups + 1)}
+    fields.update({name: STRING for name in pattern.groupindex})
+    return object_type(fields)
+
+
 @function(FUNCTIONS, "parse_regex", Param("value", S), Param("pattern", kinds("regex")),
-          opt("numeric_groups", B, False), returns=OBJ, fallible=True,
+          opt("numeric_groups", B, False), returns=OBJ, fallible=True, typer=_captures_type,
           example="parse_regex!(\"first group and second group.\", r'(?P<number>.*?) group') == "
                   '{"number": "first"}')
-def parse_regex(value: str, pattern: re.Pattern[str], numeric_groups: bool) -> dict[str, Any]:
+def parse_regex(value: str, pattern: Regex, numeric_groups: bool) -> dict[str, Any]:
     """The named capture groups of the first match (numbered ones too with ``numeric_groups``)."""
     match = pattern.search(value)
     if match is None:
@@ -221,9 +257,10 @@ def parse_regex(value: str, pattern: re.Pattern[str], numeric_groups: bool) -> d
 
 @function(FUNCTIONS, "parse_regex_all", Param("value", S), Param("pattern", kinds("regex")),
           opt("numeric_groups", B, False), returns=ARR, fallible=True,
+          typer=lambda types, consts: array_of(_captures_type(types, consts)),
           example="parse_regex_all!(\"a1 b2\", r'(?P<l>[a-z])(?P<d>\\d)') == "
                   '[{"l": "a", "d": "1"}, {"l": "b", "d": "2"}]')
-def parse_regex_all(value: str, pattern: re.Pattern[str], numeric_groups: bool) -> list[dict[str, Any]]:
+def parse_regex_all(value: str, pattern: Regex, numeric_groups: bool) -> list[dict[str, Any]]:
     """The capture groups of every match; no match at all is an error."""
     matches = [_captures(m, numeric_groups) for m in pattern.finditer(value)]
     if not matches:

@@ -14,15 +14,18 @@ a message on failure, and never mutate their arguments.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from conduix.remap.regex import REGEX_TYPES
 from conduix.remap.values import Kinds
 
-__all__ = ["IDENTITY", "PYTHON_TYPES", "FunctionSpec", "Param", "function", "opt"]
+if TYPE_CHECKING:
+    from conduix.remap.typedefs import Type
+
+__all__ = ["IDENTITY", "PYTHON_TYPES", "Checker", "FunctionSpec", "Param", "Typer", "function", "opt"]
 
 
 def IDENTITY(value: Any) -> Any:
@@ -36,10 +39,17 @@ PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
     "null": (type(None),),
     "timestamp": (datetime,),
-    "regex": (re.Pattern,),
+    "regex": REGEX_TYPES,
     "array": (list,),
     "object": (dict,),
 }
+
+
+Typer = Callable[[list["Type"], list[Any]], "Type"]
+"""``typer(arg_types, arg_consts) -> Type``, one entry per parameter (defaults filled in)."""
+
+Checker = Callable[[list["Type"], list[Any]], "str | bool | None"]
+"""``checker(arg_types, arg_consts)``: a message (compile error), ``True`` (the call can fail) or ``None``."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +69,11 @@ class FunctionSpec:
     impl: Callable[..., Any]
     fallible: bool = False
     returns: Kinds = None
-    closure: tuple[Kinds, ...] | None = None
-    """Kinds of the closure's parameters when the function takes a closure (``-> |a, b| {...}``)."""
+    closure: tuple[Kinds | Type, ...] | None = None
+    """Kinds (or exact types) of the closure's parameters when the function takes a closure
+    (``-> |a, b| {...}``). :data:`~conduix.remap.values.ITEM_OF_VALUE` means "an item of the first argument" (its
+    type is inferred from the collection's), and ``string | integer`` a key (``string`` for objects,
+    ``integer`` for arrays)."""
     path_arg: bool = False
     """The first argument is a path (``del(.x)``, ``exists(.x)``), passed unevaluated."""
     fresh: bool = True
@@ -72,9 +85,22 @@ class FunctionSpec:
     fast: Callable[[tuple[Any, ...]], Callable[[Any], Any] | None] | None = None
     """Given the constant values of the other arguments, a one-argument implementation (or None).
     It may return :data:`IDENTITY` when the checked argument is the result (``int!(.x)``)."""
-    fast_raises: tuple[tuple[type[BaseException], ...], str] = ((), "")
-    """Library exceptions the ``fast`` implementation raises, and the message prefix that turns them into
-    remap errors at the call site (so a library call like ``orjson.loads`` needs no Python wrapper)."""
+    fast_raises: tuple[tuple[type[BaseException], ...], str | Callable[[BaseException], str]] = ((), "")
+    """Library exceptions the ``fast`` implementation raises, and the message prefix (or a function of the
+    exception giving the message) that turns them into remap errors at the call site (so a library call like
+    ``orjson.loads`` needs no Python wrapper)."""
+    typer: Typer | None = None
+    """The precise type of the result from the arguments' static types and constant values (``NOT_CONST``
+    where an argument is not a literal), e.g. ``flatten`` of an object is an object. Without it, the
+    result's type is ``returns`` with unknown contents."""
+    closure_returns: Kinds = None
+    """What the closure must return (``filter``: boolean); a closure that can return nothing else is refused."""
+    checker: Checker | None = None
+    """Looks at a call when compiling, from the arguments' types and constant values: returns a message when
+    the call can never work (a compile error, VRL's "invalid argument": ``chunks(s, 0)``), ``True`` when this
+    call can fail although the function usually cannot (an algorithm known only at run time), else ``None``."""
+    returns_argument: bool = False
+    """The result is the first argument itself (``object!(x)``): it shares what that argument shares."""
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -89,17 +115,20 @@ def opt(name: str, kinds: Kinds = None, default: Any = None) -> Param:
 
 
 def function(table: list[FunctionSpec], name: str, *params: Param, fallible: bool = False,
-             returns: Kinds = None, closure: tuple[Kinds, ...] | None = None, path_arg: bool = False,
+             returns: Kinds = None, closure: tuple[Kinds | Type, ...] | None = None, path_arg: bool = False,
              fresh: bool = True, summary: str = "", example: str = "", fallible_unless: Kinds = None,
              fast: Callable[[tuple[Any, ...]], Callable[[Any], Any] | None] | None = None,
-             fast_raises: tuple[tuple[type[BaseException], ...], str] = ((), "")
-             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             fast_raises: tuple[tuple[type[BaseException], ...], str | Callable[[BaseException], str]] = ((), ""),
+             typer: Typer | None = None, closure_returns: Kinds = None,
+             checker: Checker | None = None,
+             returns_argument: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: describe ``impl`` as the remap function ``name`` and append it to ``table``."""
 
     def register(impl: Callable[..., Any]) -> Callable[..., Any]:
         table.append(FunctionSpec(name, tuple(params), impl, fallible, returns, closure, path_arg, fresh,
                                   summary or (impl.__doc__ or "").strip().split("\n")[0], example,
-                                  fallible_unless, fast, fast_raises))
+                                  fallible_unless, fast, fast_raises, typer, closure_returns, checker,
+                                  returns_argument))
         return impl
 
     return register

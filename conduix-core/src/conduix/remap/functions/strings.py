@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from conduix.remap.functions.spec import FunctionSpec, Param, function, opt
+from conduix.remap.regex import Regex
 from conduix.remap.values import ExprError, kind_of, kinds
 
 __all__ = ["FUNCTIONS", "expand_replacement"]
@@ -84,10 +85,10 @@ def ends_with(value: str, substring: str, case_sensitive: bool) -> bool:
 _REPLACEMENT = re.compile(r"\$\$|\$\{(\w+)\}|\$(\w+)")
 
 
-def expand_replacement(template: str, match: re.Match[str]) -> str:
+def expand_replacement(template: str, match: Any) -> str:
     """Expand ``$1``, ``$name`` and ``${name}`` (Rust regex replacement syntax); ``$$`` is a dollar."""
 
-    def one(ref: re.Match[str]) -> str:
+    def one(ref: Any) -> str:
         if ref.group(0) == "$$":
             return "$"
         name = ref.group(1) or ref.group(2)
@@ -103,7 +104,7 @@ def expand_replacement(template: str, match: re.Match[str]) -> str:
 @function(FUNCTIONS, "replace", Param("value", S), Param("pattern", PATTERN), Param("with", S),
           opt("count", I, -1), returns=S,
           example='replace("Apples and Bananas", "and", "not") == "Apples not Bananas"')
-def replace(value: str, pattern: str | re.Pattern[str], with_: str, count: int) -> str:
+def replace(value: str, pattern: str | Regex, with_: str, count: int) -> str:
     """Replace matches of a string or regex; ``count`` limits how many (-1: all)."""
     if isinstance(pattern, str):
         return value.replace(pattern, with_, count if count >= 0 else -1)
@@ -113,7 +114,7 @@ def replace(value: str, pattern: str | re.Pattern[str], with_: str, count: int) 
 @function(FUNCTIONS, "split", Param("value", S), Param("pattern", PATTERN), opt("limit", I, None),
           returns=kinds("array"), example='split("apples and pears and bananas", " and ") == '
                                           '["apples", "pears", "bananas"]')
-def split(value: str, pattern: str | re.Pattern[str], limit: int | None) -> list[str]:
+def split(value: str, pattern: str | Regex, limit: int | None) -> list[str]:
     """Split into at most ``limit`` pieces on a string or regex."""
     if limit is not None and limit <= 0:
         return []
@@ -169,6 +170,6 @@ def slice_(value: str | list[Any], start: int, end: int | None) -> str | list[An
 
 @function(FUNCTIONS, "match", Param("value", S), Param("pattern", kinds("regex")), returns=B,
           example="match(\"I'm a little teapot\", r'teapot') == true")
-def match(value: str, pattern: re.Pattern[str]) -> bool:
+def match(value: str, pattern: Regex) -> bool:
     """Whether the regex matches anywhere in the string."""
     return pattern.search(value) is not None

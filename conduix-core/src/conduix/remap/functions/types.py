@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from datetime import datetime, timedelta
@@ -15,6 +16,11 @@ __all__ = ["FUNCTIONS", "float_text"]
 FUNCTIONS: list[FunctionSpec] = []
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _debug(text: str) -> str:
+    """A string as Rust's ``{:?}`` writes it in VRL's messages: double quotes, escapes."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def float_text(value: float) -> str:
@@ -63,7 +69,7 @@ def to_int(value: Any) -> int:
         return 0
     if t is str:
         if _INTEGER.fullmatch(value) is None:
-            raise ExprError(f"Invalid integer {value!r}: invalid digit found in string")
+            raise ExprError(f"Invalid integer {_debug(value)}: invalid digit found in string")
         return int(value)
     if t is datetime:
         return int((value - _EPOCH) // timedelta(seconds=1))
@@ -90,9 +96,9 @@ def to_float(value: Any) -> float:
                 raise ValueError(value)
             result = float(value)
         except ValueError:
-            raise ExprError(f"Invalid floating point number {value!r}: invalid float literal") from None
+            raise ExprError(f"Invalid floating point number {_debug(value)}: invalid float literal") from None
         if not math.isfinite(result):
-            raise ExprError(f"Invalid floating point number {value!r}")
+            raise ExprError(f"Invalid floating point number {_debug(value)}")
         return result
     if t is datetime:
         return (value - _EPOCH) / timedelta(seconds=1)
@@ -122,7 +128,7 @@ def to_bool(value: Any) -> bool:
             return True
         if text in _FALSE:
             return False
-        raise ExprError(f"Invalid boolean value {value!r}")
+        raise ExprError(f"Invalid boolean value {_debug(value)}")
     raise ExprError(f"unable to coerce {kind_of(value)} into boolean")
 
 
@@ -157,11 +163,16 @@ def to_timestamp(value: Any, unit: str) -> datetime:
 
 def _asserter(kind: str, name: str, example: str) -> None:
     def check(value: Any) -> Any:
+        if kind_of(value) != kind:
+            raise ExprError(f"expected {kind}, got {kind_of(value)}")
         return value
 
     check.__doc__ = f"Return the value if it is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, else fail."
-    function(FUNCTIONS, name, Param("value", kinds(kind)), returns=kinds(kind), fresh=False, example=example,
-             fast=lambda rest: IDENTITY)(check)
+    only = kinds(kind)
+    # the argument may be anything: the call fails unless it is of the kind (and needs no check when it is)
+    function(FUNCTIONS, name, Param("value"), returns=only, fresh=False, example=example, fallible_unless=only,
+             fast=lambda rest: IDENTITY, typer=lambda types, consts: types[0].narrow(only),
+             returns_argument=True)(check)
 
 
 _asserter("string", "string", 'string!("foobar") == "foobar"')

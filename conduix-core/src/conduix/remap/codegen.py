@@ -1,0 +1,335 @@
+"""Straight-line Python for the top level of a program: one function instead of a closure per step.
+
+The closures of :mod:`conduix.remap.compiler` cost one Python call per node.
+For the statements of the program's top level, the compiler also writes the
+Python a person would write for the common shapes (reading and writing event
+fields, function calls with their checks, typed comparisons) into one
+function, compiled once with :func:`exec`; anything else is called through its
+closure from that function. Both produce the same values and errors: the
+generated code raises through the same :class:`~conduix.remap.calls.Site`
+objects the closures use.
+
+An *emitter* (``Out.emit``) appends statements to a :class:`Gen` and returns a
+Python expression for the node's value. The expression is used exactly once,
+by the code that asked for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from conduix.remap.operators import wrap_int
+from conduix.remap.paths import clone, get_path, set_path
+from conduix.remap.typedefs import NOT_CONST
+from conduix.remap.values import ExprError, Returned, values_equal
+
+__all__ = ["Batched", "Emit", "Gen", "RunBatch", "Select", "binary_emit", "generate", "plain_literal"]
+
+Fn = Callable[[list[Any]], Any]
+Emit = Callable[["Gen"], str]
+
+
+class Gen:
+    """The text of one generated function and the values it refers to."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.ns: dict[str, Any] = {
+            "ExprError": ExprError, "_get_path": get_path, "_set_path": set_path, "_clone": clone,
+            "_eq": values_equal, "_wrap": wrap_int, "_containers": frozenset((dict, list)),
+        }
+        self._count = 0
+        self._refs: dict[int, str] = {}
+
+    def ref(self, value: Any) -> str:
+        """A name the function can use for ``value``."""
+        known = self._refs.get(id(value))
+        if known is not None and self.ns[known] is value:
+            return known
+        name = f"_k{self._count}"
+        self._count += 1
+        self.ns[name] = value
+        self._refs[id(value)] = name
+        return name
+
+    def temp(self) -> str:
+        name = f"v{self._count}"
+        self._count += 1
+        return name
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    def bind(self, expression: str) -> str:
+        """``expression`` evaluated now, into a new local name (for values used more than once)."""
+        if expression.isidentifier():
+            return expression
+        name = self.temp()
+        self.add(f"{name} = {expression}")
+        return name
+
+    def value(self, emit: Emit | None, fn: Fn) -> str:
+        """The expression of a node: its emitter's, or (evaluated now) a call of its closure.
+
+        The generated code keeps the event in the local ``e``; a closure may have replaced it, so it is read
+        again after one runs.
+        """
+        if emit is not None:
+            return emit(self)
+        name = self.temp()
+        self.add(f"{name} = {self.ref(fn)}(c)")
+        self.add("e = c[0]")
+        return name
+
+
+def plain_literal(value: Any) -> bool:
+    """Whether ``repr(value)`` is the Python literal of a remap literal."""
+    t = type(value)
+    return value is None or t in (bool, str) or (t in (int, float) and value == value and abs(value) != float("inf"))
+
+
+def generate(steps: list[tuple[Emit | None, Fn]], *, uses_meta: bool = False, uses_vars: bool = False,
+             binary: bool = False, result_at: tuple[int, int] = (1, 1)
+             ) -> tuple[Fn, Callable[..., Any], Batched]:
+    """Functions from the top-level ``steps``: ``body(c)``, the value of the last step (for ``evaluate``
+    and conditions); ``run(event, metadata=None)``, what :meth:`Program.run` does for one record:
+    the per-record state, the steps, the error translation and the check that the result is an object;
+    and their batch forms, written on first use (:class:`Batched`)."""
+    gen = Gen()
+    last = "None"
+    for emit, fn in steps:
+        last = gen.bind(gen.value(emit, fn))
+    lines = ["e = c[0]", *gen.lines]
+    body = "\n".join(f"    {line}" for line in lines)
+    meta = "metadata if metadata is not None else {}" if uses_meta else "metadata"
+    steps_in_try = "\n".join(f"        {line}" for line in gen.lines) or "        pass"
+    source = (
+        f"def _remap_body(c):\n{body}\n    return {last}\n\n"
+        f"def _remap_run(event, metadata=None):\n"
+        f"    c = [event, {meta}, {'{}' if uses_vars else 'None'}]\n"
+        f"    e = event\n"
+        f"    try:\n{steps_in_try}\n"
+        f"    except ExprError as exc:\n"
+        f"        raise _failed(exc) from None\n"
+        f"    except _Returned:\n"
+        f"        pass\n"
+        f"    except RecursionError:\n"
+        f"        raise _too_deep() from None\n"
+        f"    e = c[0]\n"
+        f"    if type(e) is not dict:\n"
+        f"        raise _not_an_object(e)\n"
+        + ("    _printable(e)\n" if binary else "")
+        + "    return e\n"
+    )
+    from conduix.errors import RemapAbort, RemapError
+    from conduix.remap.functions._support import printable_in_place
+    from conduix.remap.values import kind_of
+
+    line, column = result_at
+    gen.ns.update({
+        "_Returned": Returned, "_printable": printable_in_place, "_RemapAbort": RemapAbort,
+        "_RemapError": RemapError,
+        "_failed": lambda exc: RemapError(exc.full_message(), line=exc.line, column=exc.column),
+        "_too_deep": lambda: RemapError("the program nests too deeply for this value"),
+        "_not_an_object": lambda value: RemapError(
+            f"the event root must be an object at the end of the program, got {kind_of(value)}",
+            line=line, column=column),
+        "_not_a_boolean": lambda value: RemapError(f"a condition must return a boolean, got {kind_of(value)}",
+                                                   line=line, column=column),
+    })
+    exec(compile(source, "<remap program>", "exec"), gen.ns)
+    batched = Batched(gen, last, uses_meta=uses_meta, uses_vars=uses_vars, binary=binary)
+    return gen.ns["_remap_body"], gen.ns["_remap_run"], batched
+
+
+Select = Callable[[Sequence[dict[str, Any]], Any, Any], tuple[list[int], int, Any]]
+"""``select(records, metas, indices) -> (kept, failed, first_error)``: see :meth:`Condition.select`."""
+
+RunBatch = Callable[[Sequence[dict[str, Any]], Any], tuple[list[Any], Any]]
+"""``run_batch(records, metas) -> (events, failures)``: see :meth:`Program.run_batch`."""
+
+
+class Batched:
+    """Writes, on first use, the batch forms of a program: one loop over a batch's records with the steps
+    inline, instead of a call (with its state and error handling) per record. Each gives the values and errors
+    the per-record form gives; a program never run on batches never pays for compiling them."""
+
+    def __init__(self, gen: Gen, last: str, *, uses_meta: bool, uses_vars: bool, binary: bool) -> None:
+        self._gen, self._last = gen, last
+        self._uses_meta, self._uses_vars, self._binary = uses_meta, uses_vars, binary
+        self._select: Select | None = None
+        self._runs: dict[Any, RunBatch] = {}
+        self._lock = threading.Lock()
+
+    def _steps(self, indent: str) -> str:
+        return "\n".join(f"{indent}{line}" for line in self._gen.lines) or f"{indent}pass"
+
+    def _state(self, first: str) -> str:
+        meta = "(metas[i] if metas is not None else {})" if self._uses_meta else "None"
+        return f"[{first}, {meta}, {'{}' if self._uses_vars else 'None'}]"
+
+    def _compile(self, source: str, name: str, filename: str) -> Any:
+        ns = self._gen.ns
+        code = compile(source, filename, "exec")
+        scope: dict[str, Any] = {}
+        exec(code, ns, scope)  # the values the steps refer to are the generated run's, shared
+        function = scope[name]
+        return function
+
+    def select(self) -> Select:
+        """``select(records, metas, indices)``: :meth:`Condition.test` for the records at ``indices``."""
+        with self._lock:
+            if self._select is None:
+                self._select = self._write_select()
+        return self._select
+
+    def _write_select(self) -> Select:
+        source = (
+            f"def _remap_select(records, metas, indices):\n"
+            f"    kept = []\n"
+            f"    keep = kept.append\n"
+            f"    failed = 0\n"
+            f"    first = None\n"
+            f"    for i in indices:\n"
+            f"        e = records[i]\n"
+            f"        c = {self._state('e')}\n"
+            f"        try:\n{self._steps(' ' * 12)}\n"
+            f"            r = {self._last}\n"
+            f"        except ExprError as exc:\n"
+            f"            failed += 1\n"
+            f"            if first is None:\n"
+            f"                first = _failed(exc)\n"
+            f"            continue\n"
+            f"        except _RemapError as exc:\n"
+            f"            failed += 1\n"
+            f"            if first is None:\n"
+            f"                first = exc\n"
+            f"            continue\n"
+            f"        except _Returned as ret:\n"
+            f"            r = ret.value\n"
+            f"        except RecursionError:\n"
+            f"            failed += 1\n"
+            f"            if first is None:\n"
+            f"                first = _too_deep()\n"
+            f"            continue\n"
+            f"        if r is True:\n"
+            f"            keep(i)\n"
+            f"        elif r is not False:\n"
+            f"            failed += 1\n"
+            f"            if first is None:\n"
+            f"                first = _not_a_boolean(r)\n"
+            f"    return kept, failed, first\n"
+        )
+        select: Select = self._compile(source, "_remap_select", "<remap condition>")
+        return select
+
+    def run(self, copy: Callable[[dict[str, Any]], dict[str, Any]] | None) -> RunBatch:
+        """``run_batch(records, metas)``: :meth:`Program.run` for each record (on ``copy(record)`` when
+        ``copy`` is given); a record the program fails on (``abort`` too) leaves None in its place."""
+        with self._lock:  # a compiled program is shared (compile_program keeps it per source text)
+            runner = self._runs.get(copy)
+            if runner is None:
+                runner = self._runs[copy] = self._write_run(copy)
+        return runner
+
+    def _write_run(self, copy: Callable[[dict[str, Any]], dict[str, Any]] | None) -> RunBatch:
+        first = "e" if copy is None else f"{self._gen.ref(copy)}(e)"
+        source = (
+            f"def _remap_run_batch(records, metas):\n"
+            f"    out = []\n"
+            f"    append = out.append\n"
+            f"    failures = None\n"
+            f"    i = -1\n"
+            f"    for e in records:\n"
+            f"        i += 1\n"
+            f"        c = {self._state(first)}\n"
+            f"        e = c[0]\n"
+            f"        try:\n{self._steps(' ' * 12)}\n"
+            f"        except ExprError as exc:\n"
+            f"            problem = _failed(exc)\n"
+            f"        except _Returned:\n"
+            f"            problem = None\n"
+            f"        except (_RemapAbort, _RemapError) as exc:\n"
+            f"            problem = exc\n"
+            f"        except RecursionError:\n"
+            f"            problem = _too_deep()\n"
+            f"        else:\n"
+            f"            problem = None\n"
+            f"        if problem is None:\n"
+            f"            e = c[0]\n"
+            f"            if type(e) is dict:\n"
+            + ("                _printable(e)\n" if self._binary else "")
+            + "                append(e)\n"
+            "                continue\n"
+            "            problem = _not_an_object(e)\n"
+            "        if failures is None:\n"
+            "            failures = []\n"
+            "        failures.append((i, problem))\n"
+            "        append(None)\n"
+            "    return out, failures\n"
+        )
+        run: RunBatch = self._compile(source, "_remap_run_batch", "<remap program>")
+        return run
+
+
+def indent(lines: list[str]) -> list[str]:
+    return [f"    {line}" for line in lines]
+
+
+_SCALARS = frozenset({"string", "integer", "float", "boolean", "null"})
+_ORDERED = {"<", "<=", ">", ">="}
+
+
+def binary_emit(op: str, left: Any, right: Any) -> Emit | None:
+    """The emitter of ``left op right`` when the operands' types make it plain Python (else ``None``).
+
+    ``left`` and ``right`` are compiled expressions (:class:`~conduix.remap.compiler.Out`); the operator
+    is known not to fail (its fallibility is 0).
+    """
+    lk, rk = left.type.kinds, right.type.kinds
+
+    right_is_literal = right.emit is not None and right.const is not NOT_CONST
+
+    def operands(g: Gen) -> tuple[str, str]:
+        """Both operands, the left one evaluated first: bound to a name before the right one's statements."""
+        a = g.value(left.emit, left.fn)
+        if not right_is_literal:
+            a = g.bind(a)
+        return a, g.value(right.emit, right.fn)
+
+    if op in _ORDERED or (op in ("==", "!=") and len(lk) == 1 and lk == rk and lk <= _SCALARS) or \
+            (op == "+" and lk == rk == {"string"}):
+        def plain(g: Gen) -> str:
+            a, b = operands(g)
+            return f"({a} {op} {b})"
+        return plain
+    if op in ("==", "!=") and (type(right.const) is str or type(left.const) is str):
+        # against a string literal only a string can be equal (what ``_eq`` says): no call per record
+        other_is_right = type(left.const) is str
+        differ = "True" if op == "!=" else "False"
+
+        def against_string(g: Gen) -> str:
+            a, b = operands(g)
+            other = b if other_is_right else a
+            if not other.isidentifier():
+                other = g.bind(other)
+                a, b = (a, other) if other_is_right else (other, b)
+            return f"(({a} {op} {b}) if type({other}) is str else {differ})"
+        return against_string
+    if op in ("==", "!="):
+        neg = "not " if op == "!=" else ""
+
+        def equal(g: Gen) -> str:
+            a, b = operands(g)
+            return f"({neg}_eq({a}, {b}))"
+        return equal
+    if op in ("+", "-", "*") and lk == rk == {"integer"}:
+        def integer(g: Gen) -> str:
+            a, b = operands(g)
+            result = g.temp()
+            return (f"({result} if -9223372036854775808 <= ({result} := {a} {op} {b}) <= 9223372036854775807 "
+                    f"else _wrap({result}))")
+        return integer
+    return None  # && || ?? run their right side only sometimes: the closure does it
