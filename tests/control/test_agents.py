@@ -187,7 +187,8 @@ def test_agent_paused_past_its_lease_stops_and_its_stale_checkpoint_write_is_rej
     ended = eventually(lambda: (r := cp.get(f"/runs/{old_run['id']}"))["status"] in ("fenced", "lease_expired")
                        and r, timeout=30, what="a1 stopped its pipeline")
     log = paused.log()
-    assert "expired" in log, "a1 noticed its lease ran out"
+    # Which of a1's threads acts first on waking is a race: its lease watcher ("expired") or the pipeline's next
+    # checkpoint write. The write loses either way: the run's last checkpoint, written as it stops, is refused.
     assert re.search(r"checkpoint of ticks rejected: this agent's lease token \d+ is stale", log), \
         "a1's checkpoint write after waking up was rejected"
     assert ended["status"] == "fenced" and "stale" in ended["error"]
