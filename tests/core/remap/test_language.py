@@ -76,6 +76,28 @@ def test_variables() -> None:
     assert (info.value.line, info.value.column) == (1, 1)
 
 
+def test_variables_that_closures_touch_keep_their_values() -> None:
+    # the generated code keeps a variable in a Python local unless a closure it calls reads or writes it:
+    # each shape below mixes the two, and must see one variable
+    assert value("x = 0\nfor_each([1, 2, 3]) -> |_i, v| { x = x + v }\nx") == 6  # assigned inside a closure
+    assert value("x = 1\nfor_each([5]) -> |_i, v| { .seen = x + v }\n.seen") == 6  # read inside a closure
+    assert value('v = "outer"\ny = map_values([1]) -> |v| { v + 1 }\n[v, y]') == ["outer", [2]]  # shadowed
+    assert value("x = 1\nif .a == true { x = 2 }\nx", {"a": True}) == 2  # assigned in a branch
+    assert value("x = 1\nif .a == true { x = 2 }\nx", {"a": False}) == 1
+    assert value("x = true\ny = x || false\nx = false\n[x, y]") == [False, True]  # read by ||'s closure
+    assert value("x = 1\ny = x + (x = 2)\n[x, y]") == [2, 3]  # the left side is read before the right runs
+    assert value("x.a = 1\nx.b = x.a + 1\nx") == {"a": 1, "b": 2}  # a path into a new variable starts at null
+
+
+def test_variables_do_not_leak_between_the_records_of_a_batch() -> None:
+    program = compile("x.n = .n\nx.k = int!(.k)\n.x = x")
+    records = [{"n": 1, "k": 1}, {"n": 2, "k": "no"}, {"n": 3, "k": 3}]
+    events, failures = program.run_batch(records)
+    assert events == [{"n": 1, "k": 1, "x": {"n": 1, "k": 1}}, None, {"n": 3, "k": 3, "x": {"n": 3, "k": 3}}]
+    assert failures is not None and [index for index, _ in failures] == [1]
+    assert events[0] is not None and events[2] is not None and events[0]["x"] is not events[2]["x"]
+
+
 def test_values_are_copied_on_assignment() -> None:
     out = run(".b = .a\n.b.x = 2", {"a": {"x": 1}})
     assert out == {"a": {"x": 1}, "b": {"x": 2}}

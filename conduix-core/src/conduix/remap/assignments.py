@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from conduix.errors import RemapCompileError
 from conduix.remap import nodes as n
+from conduix.remap.codegen import variable
 from conduix.remap.functions.spec import FunctionSpec
 from conduix.remap.parser import RESERVED
 from conduix.remap.paths import clone, set_path
@@ -60,6 +61,7 @@ class AssignmentCompiler:
     uses_meta: bool
     _stored: bool
     assigned: dict[str, n.Node]
+    closures: dict[Fn, n.Node]
 
     if TYPE_CHECKING:  # provided by the compiler class this mixes into
         def error(self, message: str, node: n.Node, hint: str | None = None) -> RemapCompileError:
@@ -213,6 +215,7 @@ class AssignmentCompiler:
             assert isinstance(node.value, n.Call)
             self._stored = False
             value = self.call_into(node.value, store)
+            self.closures[value.fn] = node.value
             self.require_handled(value, "assignment", node.value)
             if self._stored:
                 emit = self._assign_emit(node.target, value, False)
@@ -251,11 +254,12 @@ class AssignmentCompiler:
             segs = tuple(target.segments)
             single = len(segs) == 1 and type(segs[0]) is str
             if target.target == "var":
-                name = target.name or ""
+                held = variable(target.name or "", assigned=True)
                 if not segs:
-                    store = lambda v: [f"c[2][{name!r}] = {v}"]  # noqa: E731
-                else:
-                    store = lambda v: [f"c[2][{name!r}] = _set_path(c[2].get({name!r}), {segs!r}, {v})"]  # noqa: E731
+                    store = lambda v: [f"{held} = {v}"]  # noqa: E731
+                else:  # a path into a variable not assigned yet starts from null, as a dict entry's .get gives
+                    was = variable(target.name or "") if target.name in self.state.variables else "None"
+                    store = lambda v: [f"{held} = _set_path({was}, {segs!r}, {v})"]  # noqa: E731
             elif target.target == "meta":  # the metadata root stays an object: the closure checks it
                 if not segs:
                     return None

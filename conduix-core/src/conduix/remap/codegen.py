@@ -16,6 +16,7 @@ by the code that asked for it.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,17 +26,38 @@ from conduix.remap.paths import clone, get_path, set_path
 from conduix.remap.typedefs import NOT_CONST
 from conduix.remap.values import ExprError, Returned, values_equal
 
-__all__ = ["Batched", "Emit", "Gen", "RunBatch", "Select", "binary_emit", "generate", "plain_literal"]
+__all__ = ["Batched", "Emit", "Gen", "RunBatch", "Select", "binary_emit", "generate", "plain_literal", "variable"]
 
 Fn = Callable[[list[Any]], Any]
 Emit = Callable[["Gen"], str]
+NamesOf = Callable[[Fn], "frozenset[str] | None"]
+"""The variables a closure may read or write (``None``: not known, any of them)."""
+
+_VARIABLE = re.compile("\x01([A-Za-z0-9_]*)([\x02\x03])")
+_ASSIGNED, _MAYBE = "\x02", "\x03"
+
+
+def variable(name: str, *, assigned: bool = False) -> str:
+    """The Python of the program variable ``name`` in generated code, as a target or a value.
+
+    Written as a placeholder and settled when the whole function is known (:meth:`Gen.settle`): a Python
+    local where no closure the generated code calls reads or writes the variable, else its entry in the
+    state's variable dict. ``assigned``: the variable surely holds a value (read as ``c[2][name]`` rather
+    than ``c[2].get(name)``). A placeholder is not an identifier, so :meth:`Gen.bind` gives the value a
+    name of its own: the variable may be assigned again before that name is used.
+    """
+    return "\x01" + name + (_ASSIGNED if assigned else _MAYBE)
 
 
 class Gen:
     """The text of one generated function and the values it refers to."""
 
-    def __init__(self) -> None:
+    def __init__(self, names_of: NamesOf | None = None) -> None:
         self.lines: list[str] = []
+        self._names_of = names_of
+        self.shared: set[str] | None = set()
+        """The variables that closures called by the generated code read or write (``None``: maybe all): they
+        stay in the variable dict; the others are locals of the generated function."""
         self.ns: dict[str, Any] = {
             "ExprError": ExprError, "_get_path": get_path, "_set_path": set_path, "_clone": clone,
             "_eq": values_equal, "_wrap": wrap_int, "_containers": frozenset((dict, list)),
@@ -78,10 +100,31 @@ class Gen:
         """
         if emit is not None:
             return emit(self)
+        names = self._names_of(fn) if self._names_of is not None else None
+        if names is None:
+            self.shared = None
+        elif self.shared is not None:
+            self.shared.update(names)
         name = self.temp()
         self.add(f"{name} = {self.ref(fn)}(c)")
         self.add("e = c[0]")
         return name
+
+    def settle(self) -> bool:
+        """Write the variables' placeholders (:func:`variable`) as locals or dict entries, once every
+        statement is generated; returns whether any variable stays in the dict."""
+        shared = self.shared
+        in_dict = False
+
+        def spell(match: re.Match[str]) -> str:
+            nonlocal in_dict
+            name, how = match.group(1), match.group(2)
+            if shared is None or name in shared:
+                in_dict = True
+                return f"c[2][{name!r}]" if how == _ASSIGNED else f"c[2].get({name!r})"
+            return f"x_{name}"
+        self.lines = [_VARIABLE.sub(spell, line) if "\x01" in line else line for line in self.lines]
+        return in_dict or shared is None or bool(shared)
 
 
 def plain_literal(value: Any) -> bool:
@@ -91,16 +134,19 @@ def plain_literal(value: Any) -> bool:
 
 
 def generate(steps: list[tuple[Emit | None, Fn]], *, uses_meta: bool = False, uses_vars: bool = False,
-             binary: bool = False, result_at: tuple[int, int] = (1, 1)
+             binary: bool = False, result_at: tuple[int, int] = (1, 1), names_of: NamesOf | None = None
              ) -> tuple[Fn, Callable[..., Any], Batched]:
     """Functions from the top-level ``steps``: ``body(c)``, the value of the last step (for ``evaluate``
     and conditions); ``run(event, metadata=None)``, what :meth:`Program.run` does for one record:
     the per-record state, the steps, the error translation and the check that the result is an object;
-    and their batch forms, written on first use (:class:`Batched`)."""
-    gen = Gen()
+    and their batch forms, written on first use (:class:`Batched`).
+
+    ``names_of(fn)``: the variables the closure ``fn`` may touch; the others become Python locals."""
+    gen = Gen(names_of)
     last = "None"
     for emit, fn in steps:
         last = gen.bind(gen.value(emit, fn))
+    uses_vars = gen.settle() and uses_vars  # only closures read variables through the dict
     lines = ["e = c[0]", *gen.lines]
     body = "\n".join(f"    {line}" for line in lines)
     meta = "metadata if metadata is not None else {}" if uses_meta else "metadata"

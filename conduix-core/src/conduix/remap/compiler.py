@@ -32,11 +32,11 @@ from conduix.errors import RemapAbort, RemapCompileError
 from conduix.remap import nodes as n
 from conduix.remap.assignments import AssignmentCompiler
 from conduix.remap.callsites import CallCompiler
-from conduix.remap.codegen import Batched, Emit, Gen, binary_emit, generate, plain_literal
+from conduix.remap.codegen import Batched, Emit, Gen, binary_emit, generate, plain_literal, variable
 from conduix.remap.functions import function_table
 from conduix.remap.operators import binary, unary
 from conduix.remap.optypes import CHECKED, MUST, binary_type, is_comparison
-from conduix.remap.ownership import CopyNeed, input_copy
+from conduix.remap.ownership import CopyNeed, input_copy, variables_in
 from conduix.remap.parser import RESERVED
 from conduix.remap.paths import get_path
 from conduix.remap.static import State
@@ -131,6 +131,14 @@ class _Compiler(AssignmentCompiler, CallCompiler):
         """Compile-time warnings (VRL's): ``(message, line, column)``."""
         self.assigned: dict[str, n.Node] = {}
         self.read: set[str] = set()
+        self.closures: dict[Fn, n.Node] = {}
+        """The node of each compiled closure: the generated code that calls one keeps the variables it may
+        touch in the variable dict (:meth:`names_of`)."""
+
+    def names_of(self, fn: Fn) -> frozenset[str] | None:
+        """The variables the closure ``fn`` may read or write (``None``: not known, any)."""
+        node = self.closures.get(fn)
+        return variables_in(node) if node is not None else None
 
     def warn(self, message: str, node: n.Node) -> None:
         self.warnings.append((message, node.line, node.column))
@@ -163,6 +171,7 @@ class _Compiler(AssignmentCompiler, CallCompiler):
     def compile(self, node: n.Node) -> Out:
         method = getattr(self, f"_c_{type(node).__name__.lower()}")
         out: Out = method(node)
+        self.closures[out.fn] = node
         return out
 
     def _c_literal(self, node: n.Literal) -> Out:
@@ -244,13 +253,14 @@ class _Compiler(AssignmentCompiler, CallCompiler):
             name = node.name or ""
             of_variable = self.variable(name, node)
             known = of_variable.get(segs)
+            held = variable(name)
             if not segs:
-                return Out(lambda c: c[2].get(name), known, emit=lambda g: f"c[2].get({name!r})")
+                return Out(lambda c: c[2].get(name), known, emit=lambda g: held)
             if len(segs) == 1 and type(segs[0]) is str and of_variable.kinds == {"object"}:  # assigned, an object
                 key = segs[0]
-                return Out(lambda c: c[2][name].get(key), known, emit=lambda g: f"c[2][{name!r}].get({key!r})")
-            return Out(lambda c: get_path(c[2].get(name), segs), known,
-                       emit=lambda g: f"_get_path(c[2].get({name!r}), {segs!r})")
+                field_of_variable = f"{variable(name, assigned=True)}.get({key!r})"
+                return Out(lambda c: c[2][name].get(key), known, emit=lambda g: field_of_variable)
+            return Out(lambda c: get_path(c[2].get(name), segs), known, emit=lambda g: f"_get_path({held}, {segs!r})")
         slot = 0 if node.target == "event" else 1
         if slot == 1:
             self.uses_meta = True
@@ -477,7 +487,8 @@ def compile_program(source: str) -> Compiled:
     last = tree.exprs[-1] if tree.exprs else tree
     binary = may_make_bytes(source)
     body, run, batched = generate([(o.emit, o.fn) for o in outs], uses_meta=compiler.uses_meta,
-                                 uses_vars=compiler.uses_vars, binary=binary, result_at=(last.line, last.column))
+                                 uses_vars=compiler.uses_vars, binary=binary, result_at=(last.line, last.column),
+                                 names_of=compiler.names_of)
     result = outs[-1].type if outs else NULL
     for returned in compiler.returns:
         result = union(result, returned)

@@ -22,7 +22,7 @@ from typing import Literal
 
 from conduix.remap import nodes as n
 
-__all__ = ["CopyNeed", "input_copy"]
+__all__ = ["CopyNeed", "input_copy", "variables_in"]
 
 CopyNeed = Literal["none", "shallow", "deep"]
 _ORDER: dict[CopyNeed, int] = {"none": 0, "shallow": 1, "deep": 2}
@@ -43,6 +43,17 @@ def input_copy(program: n.Block, *, binary: bool = False) -> CopyNeed:
     if binary and need != "none":
         return "deep"
     return need
+
+
+def variables_in(node: n.Node) -> frozenset[str]:
+    """The variables ``node`` may read or write: those it names, and its closures' parameters."""
+    names: set[str] = set()
+    for item in _walk(node):
+        if isinstance(item, n.Query) and item.target == "var" and item.name is not None:
+            names.add(item.name)
+        elif isinstance(item, n.Closure):
+            names.update(p for p in item.params if p is not None)
+    return frozenset(names)
 
 
 def _replaces_root(node: n.Node) -> bool:
