@@ -116,6 +116,41 @@ def test_values_are_copied_on_assignment() -> None:
     assert out == {"a": {"t": [1]}, "m": {"t": [2]}, "c": [3]}
 
 
+def test_values_taken_without_a_copy_are_never_shared() -> None:
+    # a top-level assignment takes a value read from a place that dies with it without copying it
+    # (ownership.moved_reads); everywhere else a value held in two places would change with the other
+    out = run('. = {"a": .x, "b": .x}', {"x": {"k": 1}})  # the same value twice: at least one copy
+    assert out == {"a": {"k": 1}, "b": {"k": 1}} and out["a"] is not out["b"]
+    out = run('. = {"a": .l[0], "b": .l[-1]}', {"l": [{"k": 1}]})  # indexes that may meet
+    assert out["a"] is not out["b"]
+    out = run('. = {"a": .l[0], "c": .l}', {"l": [{"k": 1}]})  # a value and the array holding it
+    assert out["c"][0] is not out["a"]
+    out = run('. = {"a": .l[0], "v": values!(.o)}', {"l": [{"k": 1}], "o": {"x": {"k": 2}}})
+    assert out == {"a": {"k": 1}, "v": [{"k": 2}]}
+    out = run('. = {"a": .o.x, "v": values!(.o)}', {"o": {"x": {"k": 2}}})  # values() holds .o's items
+    assert out["a"] is not out["v"][0]
+    out = run('m = {"u": {"k": 1}}\n.a = m.u\n.b = m.u\n.b.k = 2')  # m lives on after the first assignment
+    assert out == {"a": {"k": 1}, "b": {"k": 2}}
+    out = run('m = {"u": [1]}\nn = {"v": m.u}\nn.v[0] = 2\n.m = m\n.n = n')  # m is read again later
+    assert out == {"m": {"u": [1]}, "n": {"v": [2]}}
+    out = run('m = {"u": [1]}\n.a = {"v": m.u, "w": m}')  # a value and the object holding it
+    assert out["a"]["v"] is not out["a"]["w"]["u"]
+    out = run('m = {"u": [1]}\n.a = [m.u, length(m.u)]\n.a[0][0] = 2')  # a read whose value is not kept
+    assert out == {"a": [[2], 1]}
+
+
+def test_a_failed_record_passes_on_unchanged_after_values_were_taken_over() -> None:
+    # the new root holds the original's nested values; a program that may write below a top-level field
+    # afterwards copies them, so the record passed on when it fails later is the original
+    for source in ('. = {"a": .a}\n.a.x = 2\n.n = int!(.n)', '. = {"a": .a}\ndel(.a.x)\n.n = int!(.n)',
+                   '. = {"a": .a}\n.b = 1\n.n = int!(.n)'):
+        program = compile(source)
+        records = [{"a": {"x": 1}}]
+        events, failures = program.run_batch(records, keep_input=True)
+        assert events == [None] and failures is not None
+        assert records == [{"a": {"x": 1}}], source
+
+
 def test_error_assignment() -> None:
     assert value('x, err = parse_json("{}")\n[x, err]') == [{}, None]
     result = value('x, err = parse_json("nope")\n[x, err]')

@@ -62,6 +62,7 @@ class AssignmentCompiler:
     _stored: bool
     assigned: dict[str, n.Node]
     closures: dict[Fn, n.Node]
+    moved: set[int]
 
     if TYPE_CHECKING:  # provided by the compiler class this mixes into
         def error(self, message: str, node: n.Node, hint: str | None = None) -> RemapCompileError:
@@ -149,6 +150,8 @@ class AssignmentCompiler:
 
     def shares(self, node: n.Node) -> bool:
         """Whether the value of ``node`` may hold containers that another place also holds."""
+        if id(node) in self.moved:
+            return False  # read from a place that dies with the assignment (ownership.moved_reads)
         if isinstance(node, (n.Literal, n.Unary, n.Abort, n.Return)):
             return False
         if isinstance(node, (n.Array, n.Object)):

@@ -36,7 +36,7 @@ from conduix.remap.codegen import Batched, Emit, Gen, binary_emit, generate, pla
 from conduix.remap.functions import function_table
 from conduix.remap.operators import binary, unary
 from conduix.remap.optypes import CHECKED, MUST, binary_type, is_comparison
-from conduix.remap.ownership import CopyNeed, input_copy, variables_in
+from conduix.remap.ownership import CopyNeed, input_copy, moved_reads, variables_in
 from conduix.remap.parser import RESERVED
 from conduix.remap.paths import get_path
 from conduix.remap.static import State
@@ -131,6 +131,8 @@ class _Compiler(AssignmentCompiler, CallCompiler):
         """Compile-time warnings (VRL's): ``(message, line, column)``."""
         self.assigned: dict[str, n.Node] = {}
         self.read: set[str] = set()
+        self.moved: set[int] = set()
+        """Reads whose value an assignment takes without a copy (:func:`ownership.moved_reads`)."""
         self.closures: dict[Fn, n.Node] = {}
         """The node of each compiled closure: the generated code that calls one keeps the variables it may
         touch in the variable dict (:meth:`names_of`)."""
@@ -468,9 +470,13 @@ def compile_program(source: str) -> Compiled:
     when its stages are built, and a compiled program holds no per-record state."""
     from conduix.remap.parser import parse
 
+    from conduix.remap.functions._support import may_make_bytes
+
+    binary = may_make_bytes(source)
     try:
         tree = parse(source)
         compiler = _Compiler(source)
+        compiler.moved = moved_reads(tree, compiler.functions, binary=binary)
         outs = []
         for i, expr in enumerate(tree.exprs):
             out = compiler.compile(expr)
@@ -482,10 +488,7 @@ def compile_program(source: str) -> Compiled:
     except RecursionError:
         raise RemapCompileError("the program nests too deeply", source=source,
                                 hint="split long operator chains or deep nesting with variables") from None
-    from conduix.remap.functions._support import may_make_bytes
-
     last = tree.exprs[-1] if tree.exprs else tree
-    binary = may_make_bytes(source)
     body, run, batched = generate([(o.emit, o.fn) for o in outs], uses_meta=compiler.uses_meta,
                                  uses_vars=compiler.uses_vars, binary=binary, result_at=(last.line, last.column),
                                  names_of=compiler.names_of)

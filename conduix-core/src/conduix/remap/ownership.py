@@ -17,12 +17,13 @@ deleted: a copy of the top-level object protects the original) or ``"deep"``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
 from conduix.remap import nodes as n
+from conduix.remap.functions.spec import FunctionSpec
 
-__all__ = ["CopyNeed", "input_copy", "variables_in"]
+__all__ = ["CopyNeed", "input_copy", "moved_reads", "variables_in"]
 
 CopyNeed = Literal["none", "shallow", "deep"]
 _ORDER: dict[CopyNeed, int] = {"none": 0, "shallow": 1, "deep": 2}
@@ -54,6 +55,91 @@ def variables_in(node: n.Node) -> frozenset[str]:
         elif isinstance(item, n.Closure):
             names.update(p for p in item.params if p is not None)
     return frozenset(names)
+
+
+def moved_reads(program: n.Block, functions: Mapping[str, FunctionSpec], *, binary: bool = False) -> set[int]:
+    """The reads (``id`` of their :class:`~conduix.remap.nodes.Query`) whose value an assignment of the
+    program's top level may take as it is, without the copy that keeps values unshared.
+
+    Assignments copy a value read from a place that lives on (``.b = .a``), so that changing one later never
+    changes the other. A top-level ``target = value`` need not when that place dies with it, and the value
+    lands in one place only:
+
+    - a variable that the assignment's target and every later statement never mention; or the event, when
+      the assignment replaces the root (``. = {...}``) and no later statement writes below a top-level
+      field (the original event may be the caller's record, which it passes on when the program fails
+      later: with only top-level writes the new object's nested values are never changed in place);
+    - the value holds the read (directly, as an item of a literal, through ``object!(...)``...) and no other
+      read of the statement that it may hold overlaps its path (``{"a": .x, "b": .x.y}`` copies both);
+    - ``value`` assigns, deletes, branches and runs closures nowhere (each of those is left as it was).
+    """
+    moved: set[int] = set()
+    statements = program.exprs
+    for k, statement in enumerate(statements):
+        if not isinstance(statement, n.Assign) or statement.op != "=" or statement.err_target is not None:
+            continue
+        value = statement.value
+        if any(isinstance(item, (n.Assign, n.Block, n.If, n.Closure, n.Abort, n.Return))
+               or (isinstance(item, n.Call) and item.name == "del") for item in _walk(value)):
+            continue
+        tail = statements[k + 1:]
+        later: set[str] = set(variables_in(statement.target))
+        for other in tail:
+            later |= variables_in(other)
+        event_dies = not binary and _replaces_root(statement) and all(_writes(other) != "deep" for other in tail)
+        held = list(_held(value, functions))
+        for query, movable in held:
+            if not movable or (not event_dies if query.target == "event" else query.name in later):
+                continue
+            if any(other is not query and other.target == query.target and other.name == query.name
+                   and _overlap(other.segments, query.segments) for other, _ in held):
+                continue
+            moved.add(id(query))
+    return moved
+
+
+def _held(node: n.Node, functions: Mapping[str, FunctionSpec]) -> Iterator[tuple[n.Query, bool]]:
+    """The event and variable reads whose value ``node``'s value may hold, and whether it holds that value
+    itself (``.a``, an item ``{"x": .a}``, ``object!(.a)``: movable) or something that may share part of it
+    (a function whose result is not fresh)."""
+    if isinstance(node, n.Query):
+        if node.target == "expr":
+            if node.base is not None:
+                yield from _held(node.base, functions)
+        elif node.target in ("event", "var"):
+            yield node, True
+    elif isinstance(node, n.Array):
+        for item in node.items:
+            yield from _held(item, functions)
+    elif isinstance(node, n.Object):
+        for _, item in node.pairs:
+            yield from _held(item, functions)
+    elif isinstance(node, n.Binary):
+        if node.op in ("??", "||", "|"):
+            yield from _held(node.left, functions)
+            yield from _held(node.right, functions)
+    elif isinstance(node, n.Call):
+        spec = functions.get(node.name)
+        if spec is not None and spec.returns_argument:
+            if node.args:
+                yield from _held(node.args[0][1], functions)
+        elif spec is None or not spec.fresh:
+            for item in _walk(node):
+                if isinstance(item, n.Query) and item.target in ("event", "var"):
+                    yield item, False
+    elif not isinstance(node, (n.Literal, n.Unary)):
+        for item in _walk(node):
+            if isinstance(item, n.Query) and item.target in ("event", "var"):
+                yield item, False
+
+
+def _overlap(a: list[n.Segment], b: list[n.Segment]) -> bool:
+    """Whether two paths from one root may reach the same value (one is, or may be, within the other);
+    array indexes may meet whatever they are (``[-1]`` and ``[2]``)."""
+    for x, y in zip(a, b):
+        if x != y and not (type(x) is int and type(y) is int):
+            return False
+    return True
 
 
 def _replaces_root(node: n.Node) -> bool:
