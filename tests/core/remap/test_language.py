@@ -49,6 +49,14 @@ def test_assignment_to_root_replaces_the_event() -> None:
     assert run('. = parse_json!(.message)', {"message": '{"a": 1}'}) == {"a": 1}
     with pytest.raises(RemapError, match="root must be an object"):
         run(". = [1, 2]")
+    # with and without closures the generated code calls (which read the event from the per-record state)
+    for source in ('. = {"new": .old}\n.b = 2', 'if .old == 1 { . = {"new": 1} }\n.b = 2',
+                   '. = {"new": 1}\nif .new == 1 { .b = 2 }', '. = {"new": 1}\n%m = .new\n.b = 2'):
+        program = compile(source)
+        assert program.run({"old": 1}) == {"new": 1, "b": 2}, source
+        assert program.evaluate({"old": 1}) == (2, {"new": 1, "b": 2}), source
+        assert program.run_batch([{"old": 1}, {"old": 1}], [{}, {}]) == ([{"new": 1, "b": 2}] * 2, None), source
+        assert compile_condition(source + "\n.new == 1").select([{"old": 1}]) == ([0], 0, None), source
 
 
 def test_merge_assignment() -> None:

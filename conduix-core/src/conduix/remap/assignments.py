@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from conduix.errors import RemapCompileError
 from conduix.remap import nodes as n
-from conduix.remap.codegen import variable
+from conduix.remap.codegen import set_event, variable
 from conduix.remap.functions.spec import FunctionSpec
 from conduix.remap.parser import RESERVED
 from conduix.remap.paths import clone, set_path
@@ -271,14 +271,14 @@ class AssignmentCompiler:
                 else:
                     store = lambda v: [f"c[1] = _set_path(c[1], {segs!r}, {v})"]  # noqa: E731
             elif not segs:
-                store = lambda v: [f"c[0] = e = {v}"]  # noqa: E731
+                store = lambda v: [set_event(v)]  # noqa: E731
             elif single and self.state.event.kinds == {"object"}:
                 store = lambda v: [f"e[{segs[0]!r}] = {v}"]  # noqa: E731
             elif single:
                 store = lambda v: ["if type(e) is dict:", f"    e[{segs[0]!r}] = {v}", "else:",  # noqa: E731
-                                   f"    c[0] = e = {{{segs[0]!r}: {v}}}"]
+                                   "    " + set_event(f"{{{segs[0]!r}: {v}}}")]
             else:
-                store = lambda v: [f"c[0] = e = _set_path(e, {segs!r}, {v})"]  # noqa: E731
+                store = lambda v: [set_event(f"_set_path(e, {segs!r}, {v})")]  # noqa: E731
 
         def emit(g: Gen) -> str:
             v = g.bind(g.value(value.emit, value.fn))

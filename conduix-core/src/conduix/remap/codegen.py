@@ -26,7 +26,8 @@ from conduix.remap.paths import clone, get_path, set_path
 from conduix.remap.typedefs import NOT_CONST
 from conduix.remap.values import ExprError, Returned, values_equal
 
-__all__ = ["Batched", "Emit", "Gen", "RunBatch", "Select", "binary_emit", "generate", "plain_literal", "variable"]
+__all__ = ["Batched", "Emit", "Gen", "RunBatch", "Select", "binary_emit", "generate", "plain_literal", "set_event",
+           "variable"]
 
 Fn = Callable[[list[Any]], Any]
 Emit = Callable[["Gen"], str]
@@ -35,6 +36,7 @@ NamesOf = Callable[[Fn], "frozenset[str] | None"]
 
 _VARIABLE = re.compile("\x01([A-Za-z0-9_]*)([\x02\x03])")
 _ASSIGNED, _MAYBE = "\x02", "\x03"
+_SET_EVENT = "\x04"
 
 
 def variable(name: str, *, assigned: bool = False) -> str:
@@ -49,12 +51,20 @@ def variable(name: str, *, assigned: bool = False) -> str:
     return "\x01" + name + (_ASSIGNED if assigned else _MAYBE)
 
 
+def set_event(value: str) -> str:
+    """The statement making ``value`` the event: the local ``e``, and the state's ``c[0]`` unless nothing
+    but the generated code reads the event (settled like :func:`variable`)."""
+    return f"{_SET_EVENT}e = {value}"
+
+
 class Gen:
     """The text of one generated function and the values it refers to."""
 
     def __init__(self, names_of: NamesOf | None = None) -> None:
         self.lines: list[str] = []
         self._names_of = names_of
+        self.calls = False
+        """Whether the generated code calls closures (which read the per-record state ``c``)."""
         self.shared: set[str] | None = set()
         """The variables that closures called by the generated code read or write (``None``: maybe all): they
         stay in the variable dict; the others are locals of the generated function."""
@@ -100,6 +110,7 @@ class Gen:
         """
         if emit is not None:
             return emit(self)
+        self.calls = True
         names = self._names_of(fn) if self._names_of is not None else None
         if names is None:
             self.shared = None
@@ -110,11 +121,14 @@ class Gen:
         self.add("e = c[0]")
         return name
 
-    def settle(self) -> bool:
-        """Write the variables' placeholders (:func:`variable`) as locals or dict entries, once every
-        statement is generated; returns whether any variable stays in the dict."""
+    def settle(self, uses_meta: bool) -> tuple[bool, bool]:
+        """Write the placeholders of variables (:func:`variable`) as locals or dict entries, and those of
+        event assignments (:func:`set_event`), once every statement is generated. Returns whether any
+        variable stays in the dict, and whether the code needs the per-record state ``c`` at all: not when
+        it calls no closure and uses no metadata (the event then lives in ``e`` alone)."""
         shared = self.shared
         in_dict = False
+        needs_state = self.calls or uses_meta
 
         def spell(match: re.Match[str]) -> str:
             nonlocal in_dict
@@ -123,8 +137,9 @@ class Gen:
                 in_dict = True
                 return f"c[2][{name!r}]" if how == _ASSIGNED else f"c[2].get({name!r})"
             return f"x_{name}"
-        self.lines = [_VARIABLE.sub(spell, line) if "\x01" in line else line for line in self.lines]
-        return in_dict or shared is None or bool(shared)
+        lines = [_VARIABLE.sub(spell, line) if "\x01" in line else line for line in self.lines]
+        self.lines = [line.replace(_SET_EVENT, "c[0] = " if needs_state else "") for line in lines]
+        return in_dict or shared is None or bool(shared), needs_state
 
 
 def plain_literal(value: Any) -> bool:
@@ -146,16 +161,17 @@ def generate(steps: list[tuple[Emit | None, Fn]], *, uses_meta: bool = False, us
     last = "None"
     for emit, fn in steps:
         last = gen.bind(gen.value(emit, fn))
-    uses_vars = gen.settle() and uses_vars  # only closures read variables through the dict
-    lines = ["e = c[0]", *gen.lines]
+    in_dict, state = gen.settle(uses_meta)
+    uses_vars = in_dict and uses_vars  # only closures read variables through the dict
+    lines = ["e = c[0]", *gen.lines] + ([] if state else ["c[0] = e"])  # evaluate() reads the event in c
     body = "\n".join(f"    {line}" for line in lines)
     meta = "metadata if metadata is not None else {}" if uses_meta else "metadata"
     steps_in_try = "\n".join(f"        {line}" for line in gen.lines) or "        pass"
     source = (
         f"def _remap_body(c):\n{body}\n    return {last}\n\n"
         f"def _remap_run(event, metadata=None):\n"
-        f"    c = [event, {meta}, {'{}' if uses_vars else 'None'}]\n"
-        f"    e = event\n"
+        + (f"    c = [event, {meta}, {'{}' if uses_vars else 'None'}]\n" if state else "")
+        + f"    e = event\n"
         f"    try:\n{steps_in_try}\n"
         f"    except ExprError as exc:\n"
         f"        raise _failed(exc) from None\n"
@@ -163,9 +179,9 @@ def generate(steps: list[tuple[Emit | None, Fn]], *, uses_meta: bool = False, us
         f"        pass\n"
         f"    except RecursionError:\n"
         f"        raise _too_deep() from None\n"
-        f"    e = c[0]\n"
-        f"    if type(e) is not dict:\n"
-        f"        raise _not_an_object(e)\n"
+        + ("    e = c[0]\n" if state else "")
+        + "    if type(e) is not dict:\n"
+        "        raise _not_an_object(e)\n"
         + ("    _printable(e)\n" if binary else "")
         + "    return e\n"
     )
@@ -186,7 +202,7 @@ def generate(steps: list[tuple[Emit | None, Fn]], *, uses_meta: bool = False, us
                                                    line=line, column=column),
     })
     exec(compile(source, "<remap program>", "exec"), gen.ns)
-    batched = Batched(gen, last, uses_meta=uses_meta, uses_vars=uses_vars, binary=binary)
+    batched = Batched(gen, last, uses_meta=uses_meta, uses_vars=uses_vars, binary=binary, state=state)
     return gen.ns["_remap_body"], gen.ns["_remap_run"], batched
 
 
@@ -202,9 +218,11 @@ class Batched:
     inline, instead of a call (with its state and error handling) per record. Each gives the values and errors
     the per-record form gives; a program never run on batches never pays for compiling them."""
 
-    def __init__(self, gen: Gen, last: str, *, uses_meta: bool, uses_vars: bool, binary: bool) -> None:
+    def __init__(self, gen: Gen, last: str, *, uses_meta: bool, uses_vars: bool, binary: bool,
+                 state: bool = True) -> None:
         self._gen, self._last = gen, last
         self._uses_meta, self._uses_vars, self._binary = uses_meta, uses_vars, binary
+        self._stateful = state
         self._select: Select | None = None
         self._runs: dict[Any, RunBatch] = {}
         self._lock = threading.Lock()
@@ -212,9 +230,12 @@ class Batched:
     def _steps(self, indent: str) -> str:
         return "\n".join(f"{indent}{line}" for line in self._gen.lines) or f"{indent}pass"
 
-    def _state(self, first: str) -> str:
+    def _state(self, first: str, indent: str) -> str:
+        """The statements starting a record: the per-record state ``c`` (when the steps need it) and ``e``."""
+        if not self._stateful:
+            return "" if first == "e" else f"{indent}e = {first}\n"
         meta = "(metas[i] if metas is not None else {})" if self._uses_meta else "None"
-        return f"[{first}, {meta}, {'{}' if self._uses_vars else 'None'}]"
+        return f"{indent}c = [{first}, {meta}, {'{}' if self._uses_vars else 'None'}]\n{indent}e = c[0]\n"
 
     def _compile(self, source: str, name: str, filename: str) -> Any:
         ns = self._gen.ns
@@ -240,7 +261,7 @@ class Batched:
             f"    first = None\n"
             f"    for i in indices:\n"
             f"        e = records[i]\n"
-            f"        c = {self._state('e')}\n"
+            f"{self._state('e', ' ' * 8)}"
             f"        try:\n{self._steps(' ' * 12)}\n"
             f"            r = {self._last}\n"
             f"        except ExprError as exc:\n"
@@ -290,8 +311,7 @@ class Batched:
             f"    i = -1\n"
             f"    for e in records:\n"
             f"        i += 1\n"
-            f"        c = {self._state(first)}\n"
-            f"        e = c[0]\n"
+            f"{self._state(first, ' ' * 8)}"
             f"        try:\n{self._steps(' ' * 12)}\n"
             f"        except ExprError as exc:\n"
             f"            problem = _failed(exc)\n"
@@ -304,8 +324,8 @@ class Batched:
             f"        else:\n"
             f"            problem = None\n"
             f"        if problem is None:\n"
-            f"            e = c[0]\n"
-            f"            if type(e) is dict:\n"
+            + ("            e = c[0]\n" if self._stateful else "")
+            + "            if type(e) is dict:\n"
             + ("                _printable(e)\n" if self._binary else "")
             + "                append(e)\n"
             "                continue\n"

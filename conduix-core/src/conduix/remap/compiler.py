@@ -468,9 +468,8 @@ def compile_program(source: str) -> Compiled:
 
     Kept per source text: a pipeline's programs are compiled when its configuration is checked and again
     when its stages are built, and a compiled program holds no per-record state."""
-    from conduix.remap.parser import parse
-
     from conduix.remap.functions._support import may_make_bytes
+    from conduix.remap.parser import parse
 
     binary = may_make_bytes(source)
     try:
