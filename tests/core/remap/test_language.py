@@ -147,6 +147,14 @@ def test_values_taken_without_a_copy_are_never_shared() -> None:
     assert out == {"a": [[2], 1]}
 
 
+def test_del_hands_over_what_it_removes_from_the_event_or_a_variable() -> None:
+    assert run(".b = del(.a)\n.c = .b\n.c.k = 2", {"a": {"k": 1}}) == {"b": {"k": 1}, "c": {"k": 2}}
+    assert run('x = {"a": [1]}\n.b = del(x.a)\n.b[0] = 2\n.x = x') == {"b": [2], "x": {}}
+    inner = {"k": 1}  # metadata may hold what other records' metadata holds too: a copy
+    events, _ = compile(".m = del(%m)\n.m.k = 2").run_batch([{}, {}], [{"m": inner}, {"m": inner}])
+    assert events == [{"m": {"k": 2}}, {"m": {"k": 2}}] and inner == {"k": 1}
+
+
 def test_a_failed_record_passes_on_unchanged_after_values_were_taken_over() -> None:
     # the new root holds the original's nested values; a program that may write below a top-level field
     # afterwards copies them, so the record passed on when it fails later is the original

@@ -157,6 +157,9 @@ class AssignmentCompiler:
         if isinstance(node, (n.Array, n.Object)):
             return False  # a new container; its items that may be shared are copied into it (literal_item)
         if isinstance(node, n.Call):
+            if node.name == "del" and node.args:  # hands over what it removes from the event or a variable
+                path = node.args[0][1]
+                return not (isinstance(path, n.Query) and path.target in ("event", "var"))
             spec = self.functions.get(node.name)
             if spec is not None and spec.returns_argument:
                 return not node.args or self.shares(node.args[0][1])
