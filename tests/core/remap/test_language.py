@@ -159,7 +159,10 @@ def test_a_failed_record_passes_on_unchanged_after_values_were_taken_over() -> N
     # the new root holds the original's nested values; a program that may write below a top-level field
     # afterwards copies them, so the record passed on when it fails later is the original
     for source in ('. = {"a": .a}\n.a.x = 2\n.n = int!(.n)', '. = {"a": .a}\ndel(.a.x)\n.n = int!(.n)',
-                   '. = {"a": .a}\n.b = 1\n.n = int!(.n)'):
+                   '. = {"a": .a}\n.b = 1\n.n = int!(.n)',
+                   # the new root is the original's own value: even a top-level write would change it
+                   '. = .a\n.b = 1\n.n = int!(.n)', '. = object!(.a)\n.b = 1\n.n = int!(.n)',
+                   '. = {"k": .a}.k\n.b = 1\n.n = int!(.n)'):
         program = compile(source)
         records = [{"a": {"x": 1}}]
         events, failures = program.run_batch(records, keep_input=True)

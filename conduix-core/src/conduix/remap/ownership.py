@@ -68,7 +68,8 @@ def moved_reads(program: n.Block, functions: Mapping[str, FunctionSpec], *, bina
     - a variable that the assignment's target and every later statement never mention; or the event, when
       the assignment replaces the root (``. = {...}``) and no later statement writes below a top-level
       field (the original event may be the caller's record, which it passes on when the program fails
-      later: with only top-level writes the new object's nested values are never changed in place);
+      later: with only top-level writes the new object's nested values are never changed in place), nor
+      at all when the new root is a value of the original (``. = .a``);
     - the value holds the read (directly, as an item of a literal, through ``object!(...)``...) and no other
       read of the statement that it may hold overlaps its path (``{"a": .x, "b": .x.y}`` copies both);
     - ``value`` assigns, deletes, branches and runs closures nowhere (each of those is left as it was).
@@ -87,9 +88,14 @@ def moved_reads(program: n.Block, functions: Mapping[str, FunctionSpec], *, bina
         for other in tail:
             later |= variables_in(other)
         event_dies = not binary and _replaces_root(statement) and all(_writes(other) != "deep" for other in tail)
+        # ``. = .a`` makes the original's ``.a`` the new root: then even a top-level write changes the original
+        kept_whole = {id(q) for q in _whole(value, functions)} \
+            if any(_writes(other) != "none" for other in tail) else set()
         held = list(_held(value, functions))
         for query, movable in held:
             if not movable or (not event_dies if query.target == "event" else query.name in later):
+                continue
+            if query.target == "event" and id(query) in kept_whole:
                 continue
             if any(other is not query and other.target == query.target and other.name == query.name
                    and _overlap(other.segments, query.segments) for other, _ in held):
@@ -131,6 +137,25 @@ def _held(node: n.Node, functions: Mapping[str, FunctionSpec]) -> Iterator[tuple
         for item in _walk(node):
             if isinstance(item, n.Query) and item.target in ("event", "var"):
                 yield item, False
+
+
+def _whole(node: n.Node, functions: Mapping[str, FunctionSpec]) -> Iterator[n.Query]:
+    """The reads whose value ``node``'s value may be itself, rather than an item of an array or object it
+    builds (``.a``, ``.a ?? .b``, ``object!(.a)``, ``{"x": .a}.x``)."""
+    if isinstance(node, n.Query):
+        if node.target == "expr":
+            if node.base is not None:
+                yield from (query for query, _ in _held(node.base, functions))
+        elif node.target in ("event", "var"):
+            yield node
+    elif isinstance(node, n.Binary):
+        if node.op in ("??", "||", "|"):
+            yield from _whole(node.left, functions)
+            yield from _whole(node.right, functions)
+    elif isinstance(node, n.Call):
+        spec = functions.get(node.name)
+        if spec is not None and spec.returns_argument and node.args:
+            yield from _whole(node.args[0][1], functions)
 
 
 def _overlap(a: list[n.Segment], b: list[n.Segment]) -> bool:
