@@ -177,7 +177,9 @@ class Agent:
         elif kind == "fenced":
             logger.error("agent %s: %s", self.id, event.get("error"))
         elif kind == "finished":
-            self._flush_children()  # a refused child request fails the run: know it before reporting the end
+            # a refused child request fails the run: know it before reporting the end (waiting for a flush the
+            # main loop has in flight; one that cannot reach the control plane is settled in _flush_reports)
+            self._flush_children(wait=True)
             status = event.get("status")
             refused = self._refused_children.pop(worker.run_id, None)
             if refused and status == "succeeded":  # its records were read, but a child run they asked for is lost
@@ -197,9 +199,10 @@ class Agent:
                 return
         self._flush_reports()
 
-    def _flush_children(self) -> None:
-        """Ask the control plane for the child runs workers requested, oldest first; kept until it answers."""
-        if not self._children_lock.acquire(blocking=False):
+    def _flush_children(self, wait: bool = False) -> None:
+        """Ask the control plane for the child runs workers requested, oldest first; kept until it answers.
+        ``wait``: when another thread is flushing, wait for it to end (and learn its refusals) and go on."""
+        if not self._children_lock.acquire(blocking=wait):
             return  # another thread is flushing; it sends ours too
         try:
             self._send_children()
@@ -233,6 +236,11 @@ class Agent:
             # a run's end waits for its child requests: the control plane takes them from running runs only
             pending = [(run_id, fields) for run_id, fields in self._pending_reports.items()
                        if run_id not in asking or fields.get("status") not in TERMINAL]
+            for run_id, fields in pending:  # a child run refused once the run had ended (sent late) fails it
+                refused = self._refused_children.pop(run_id, None) if fields.get("status") in TERMINAL else None
+                if refused and fields["status"] == "succeeded":
+                    self._pending_reports[run_id] = {**fields, "status": "failed", "error": refused}
+            pending = [(run_id, self._pending_reports[run_id]) for run_id, _ in pending]
         for run_id, fields in pending:
             try:
                 self.client.report(run_id, **fields)
