@@ -118,11 +118,19 @@ def until(proc: ConduixProcess, check: Callable[[], Any], timeout: float = 60, *
     return eventually(lambda: proc.running() and check(), timeout, proc.output, interval=0.25, **options)
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The records of a JSON lines file (none while it does not exist)."""
-    if not path.exists():
+def complete_lines(path: Path) -> list[str]:
+    """The lines of a file that a running process appends to, up to its last newline: a reader can see a write
+    half done (the kernel copies it a page at a time), and a half line is no JSON. None while it does not exist."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [line for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSON lines file (none while it does not exist), which a running process may append to."""
+    return [json.loads(line) for line in complete_lines(path)]
 
 
 def worker_status(state_dir: Path, name: str) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,7 @@ import pytest
 import redis
 
 from conduix import testing
+from tests.running import read_jsonl
 
 # Short timings so failover happens in seconds; agents get theirs from the control plane.
 FAST_CONTROL = {
@@ -300,8 +301,5 @@ sinks:
 
 
 def read_seqs(path: Path) -> list[int]:
-    import json
-
-    if not path.exists():
-        return []
-    return [json.loads(line)["seq"] for line in path.read_text().splitlines() if line.strip()]
+    """The ``seq`` of every record a pipeline wrote to ``path`` so far (complete lines: it may be writing)."""
+    return [record["seq"] for record in read_jsonl(path)]

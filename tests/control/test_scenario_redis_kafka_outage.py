@@ -23,6 +23,7 @@ import pytest
 from conduix_kafka._client import kafka
 from conduix_kafka.testing import TansuBroker
 from tests.control.conftest import ControlPlane, RedisServer, eventually
+from tests.running import read_jsonl
 from tests.servers import free_port, installed, server
 
 pytestmark = [pytest.mark.integration("redis"), pytest.mark.integration("kafka"), pytest.mark.slow]
@@ -112,9 +113,7 @@ sinks:
 
 
 def seqs(path: Path) -> list[int]:
-    if not path.exists():
-        return []
-    return [json.loads(line)["seq"] for line in path.read_text().splitlines() if line.strip()]
+    return [record["seq"] for record in read_jsonl(path)]  # complete lines: the pipeline may be writing
 
 
 def latest_run(cp: ControlPlane, name: str) -> dict[str, Any]:

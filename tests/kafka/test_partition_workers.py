@@ -17,7 +17,7 @@ import yaml
 from conduix.testing import eventually
 from tests.conftest import ROOT
 from tests.kafka.conftest import Broker
-from tests.running import worker_status
+from tests.running import read_jsonl, worker_status
 
 pytestmark = [pytest.mark.integration("kafka"), pytest.mark.slow]
 
@@ -54,7 +54,7 @@ def test_a_worker_per_partition_restarts_from_its_own_checkpoint(broker: Broker,
                    what="the killed partition worker restarted")
 
         def all_arrived() -> bool:
-            return len({json.loads(line)["id"] for line in out.read_text().splitlines()}) == N
+            return len({record["id"] for record in read_jsonl(out)}) == N  # complete lines: workers are writing
 
         eventually(all_arrived, timeout=90, what="every record")
     finally:
