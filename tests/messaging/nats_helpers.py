@@ -38,6 +38,8 @@ async def stream_messages(url: str, name: str) -> list[Any]:
     try:
         js = nc.jetstream()
         info = await js.stream_info(name)
+        if not info.state.messages:  # empty: first_seq and last_seq are 0, and there is no message 0 to get
+            return []
         return [await js.get_msg(name, seq) for seq in range(info.state.first_seq, info.state.last_seq + 1)]
     finally:
         await nc.close()
