@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -147,3 +148,29 @@ def test_reports_from_a_replaced_producer_are_ignored() -> None:
     attempt.reset_in_flight()  # the producer was replaced: the record is sent again
     stale(_Error(KafkaError._PURGE_QUEUE), _Message("t", None, b"1"))
     assert attempt.in_flight == 0 and attempt.status == [TODO] and attempt.failures == []
+
+
+def test_an_idempotent_sink_whose_deliveries_keep_timing_out_starts_a_new_producer(tmp_path: Any) -> None:
+    """A broker restarted without its state answers UNKNOWN_PRODUCER_ID to the old producer id for good (librdkafka
+    retries until the records time out): after a few such deliveries in a row the sink gets a new producer."""
+    from conduix import Batch
+    from conduix.components import Context
+    from conduix.connector import RetryableError
+    from conduix_kafka._config import KafkaSinkConfig
+    from conduix_kafka.sink import TIMEOUTS_BEFORE_NEW_PRODUCER, KafkaSink
+
+    sink = KafkaSink(KafkaSinkConfig(brokers="127.0.0.1:9", topic="t", message_timeout_ms=1000, flush_timeout=30),
+                     Context(component_id="out", state_dir=tmp_path))
+    sink.open()
+    try:
+        batch = Batch([{"seq": 1}, {"seq": 2}])
+        first = sink._producer
+        for _ in range(TIMEOUTS_BEFORE_NEW_PRODUCER):
+            with pytest.raises(RetryableError, match="timed out"):
+                sink.write(batch)
+            assert sink._producer is first
+        with pytest.raises(RetryableError, match="timed out"):  # the records are sent again, by a new producer
+            sink.write(batch)
+        assert sink._producer is not first
+    finally:
+        sink._producer.purge()

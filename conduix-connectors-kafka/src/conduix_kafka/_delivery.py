@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from conduix.connector import Batch, Rejected
-from conduix_kafka._client import retriable
+from conduix_kafka._client import kafka, retriable
 
 __all__ = ["DONE", "IN_FLIGHT", "REJECTED", "TODO", "Attempt", "Rendered"]
 
@@ -32,7 +32,7 @@ Rendered = tuple[str, "bytes | None", "bytes | None"]
 class Attempt:
     """Statuses of one batch's records; reports from a replaced producer (older generation) are ignored."""
 
-    __slots__ = ("batch", "errors", "failures", "generation", "in_flight", "status")
+    __slots__ = ("batch", "errors", "failures", "generation", "in_flight", "status", "timed_out")
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
@@ -41,6 +41,7 @@ class Attempt:
         self.failures: list[tuple[Any, Rendered]] = []
         self.in_flight = 0
         self.generation = 0
+        self.timed_out = 0  #: records the last :meth:`settle` found timed out in the producer (never confirmed)
 
     def reports(self) -> Callable[[Any, Any], None]:
         """The delivery callback for what is produced from now on (until :meth:`reset_in_flight`)."""
@@ -56,6 +57,7 @@ class Attempt:
     def settle(self, render: Callable[[int], Rendered]) -> None:
         """Every report came back (``in_flight`` is 0): failed records go back to TODO (transient) or
         REJECTED (permanent), the other produced ones are DONE."""
+        self.timed_out = 0
         if self.failures:
             waiting: dict[Rendered, list[int]] = {}
             for index in self.indices(IN_FLIGHT):
@@ -72,6 +74,7 @@ class Attempt:
                 if retriable(error):
                     self.status[index] = TODO
                     self.errors[index] = error.str()
+                    self.timed_out += error.code() == kafka.KafkaError._MSG_TIMED_OUT
                 else:
                     self.status[index] = REJECTED
                     self.errors[index] = f"Kafka refused the record: {error.str()}"

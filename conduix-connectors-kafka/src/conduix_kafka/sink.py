@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 
 KafkaError = kafka.KafkaError
 
+#: deliveries in a row that time out (every failed record) before an idempotent sink starts a new producer
+TIMEOUTS_BEFORE_NEW_PRODUCER = 3
+
+
 class KafkaSink(Sink[KafkaSinkConfig]):
     """Produces each record to a topic (a template), with an optional key template and headers.
 
@@ -43,6 +47,7 @@ class KafkaSink(Sink[KafkaSinkConfig]):
         self._records = RecordProducer(config)
         self._producer: Any = None
         self._fatal: Any = None
+        self._timeouts = 0  # attempts in a row whose every failed record timed out in the producer
         self._attempt: Attempt | None = None
         self._transactions: Transactions | None = None
 
@@ -114,6 +119,14 @@ class KafkaSink(Sink[KafkaSinkConfig]):
                                  f"acknowledgement after {self.config.flush_timeout}s ({left} queued)")
         attempt.settle(self._records.renderer(batch))
         failed = attempt.indices(TODO)
+        self._timeouts = self._timeouts + 1 if failed and attempt.timed_out == len(failed) else 0
+        if self._timeouts >= TIMEOUTS_BEFORE_NEW_PRODUCER and self.config.idempotent:
+            # An idempotent producer keeps its producer id across an outage; a broker restarted without its state
+            # answers UNKNOWN_PRODUCER_ID to it for good (librdkafka retries until the records time out, not
+            # fatal): a new producer gets a new id. During a plain outage this only renews a producer now and then.
+            self._timeouts = 0
+            self._fatal = kafka.KafkaError(kafka.KafkaError._MSG_TIMED_OUT,
+                                           f"{TIMEOUTS_BEFORE_NEW_PRODUCER} deliveries in a row timed out")
         if failed:
             raise RetryableError(f"delivery of {len(failed)} record(s) failed, first: "
                                  f"{attempt.errors.get(failed[0])}; they are sent again")
@@ -121,8 +134,8 @@ class KafkaSink(Sink[KafkaSinkConfig]):
         return attempt.rejects()
 
     def _replace_producer(self, attempt: Attempt | None) -> None:
-        logger.warning("sink %r: the producer hit a fatal error (%s); starting a new one and sending again what "
-                       "the old one had not confirmed", self.id, self._fatal.str())
+        logger.warning("sink %r: starting a new producer (the old one: %s) and sending again what it had not "
+                       "confirmed", self.id, self._fatal.str())
         old, self._fatal = self._producer, None
         if attempt is not None:
             attempt.reset_in_flight()
