@@ -131,15 +131,23 @@ class ControlPlane(Proc):
     def __init__(self, db_url: str, redis_url: str | None, log: Path, env: dict[str, str],
                  password: Callable[[], str] = lambda: ADMIN_PASSWORD) -> None:
         self.name = log.stem
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        args = ["control", "serve", "--port", str(self.port), "--db", db_url]
-        if redis_url:
-            args += ["--redis-url", redis_url]
-        super().__init__(args, log, env)
-        self.http = httpx.Client(base_url=self.url, timeout=10)
-        eventually(lambda: self.proc.poll() is None and self.http.get("/health").status_code == 200,
-                   timeout=30, what=f"control plane up (log: {log})")
+        for attempt in range(3):
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            args = ["control", "serve", "--port", str(self.port), "--db", db_url]
+            if redis_url:
+                args += ["--redis-url", redis_url]
+            super().__init__(args, log, env)
+            self.http = httpx.Client(base_url=self.url, timeout=10)
+            eventually(lambda: self.proc.poll() is not None or self.http.get("/health").status_code == 200,
+                       timeout=30, what=f"control plane up (log: {log})")
+            if self.proc.poll() is None:
+                break
+            # free_port() lets its port go before the server binds it: another process may take it meanwhile
+            self.http.close()
+            self._log.close()
+            if "address already in use" not in self.log() or attempt == 2:
+                raise AssertionError(f"the control plane exited with code {self.proc.returncode}:\n{self.log()}")
         # like the web UI: the local admin's session cookie
         login = self.http.post("/auth/login", json={"username": "admin", "password": password()})
         assert login.status_code == 200, login.text
