@@ -174,3 +174,39 @@ def test_an_idempotent_sink_whose_deliveries_keep_timing_out_starts_a_new_produc
         assert sink._producer is not first
     finally:
         sink._producer.purge()
+
+
+def test_closing_a_source_whose_consumer_cannot_leave_its_group_gives_up_in_time(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """With no broker answering after the group session timed out, librdkafka's close waited for ever (seen under
+    load in Scenario 2): the run never ended, so supervision could neither restart nor escalate it."""
+    import threading
+
+    from conduix.components import Context
+    from conduix_kafka import source as source_module
+    from conduix_kafka._client import kafka
+    from conduix_kafka._config import KafkaSourceConfig
+    from conduix_kafka.source import KafkaSource
+
+    class StuckConsumer:
+        def __init__(self, error: Exception | None = None) -> None:
+            self.release, self.error, self.closed = threading.Event(), error, False
+
+        def close(self) -> None:
+            if self.error is not None:
+                raise self.error
+            self.release.wait(30)
+            self.closed = True
+
+    monkeypatch.setattr(source_module, "CLOSE_TIMEOUT", 0.2)
+    source = KafkaSource(KafkaSourceConfig(brokers="127.0.0.1:9", topics=["t"], group_id="g"),
+                         Context(component_id="in", state_dir=tmp_path))
+    stuck = StuckConsumer()
+    source._consumer = stuck
+    source.close()  # returns although the consumer's close does not
+    assert not stuck.closed and "did not commit and leave its group within" in caplog.text
+    stuck.release.set()
+
+    source._consumer = StuckConsumer(kafka.KafkaException("close failed"))
+    with pytest.raises(kafka.KafkaException, match="close failed"):  # a close that fails in time still says so
+        source.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -20,6 +21,11 @@ logger = logging.getLogger(__name__)
 
 #: seconds between two measurements of the consumer lag (local reads of what the last fetches said)
 LAG_EVERY = 1.0
+
+#: seconds closing waits for the consumer's last commit and for it to leave its group. With no broker
+#: answering, librdkafka's close can wait for ever (seen after the group session timed out): the run must
+#: still end, so that supervision can restart or escalate it.
+CLOSE_TIMEOUT = 15.0
 
 KafkaError = kafka.KafkaError
 TopicPartition = kafka.TopicPartition
@@ -170,10 +176,25 @@ class KafkaSource(Source[KafkaSourceConfig]):
             return
         if self._transactional:
             exactly_once.unregister(exactly_once.run_key(self.context), self.id, self)
-        try:
-            self._commit(consumer, asynchronous=False)
-        finally:
-            consumer.close()  # leaves the group: its partitions move at once, not after the session timeout
+        failed: list[BaseException] = []
+
+        def leave() -> None:
+            # close() leaves the group: its partitions move at once, not after the session timeout
+            for step in (lambda: self._commit(consumer, asynchronous=False), consumer.close):
+                try:
+                    step()
+                except BaseException as exc:
+                    failed.append(exc)
+
+        closing = threading.Thread(target=leave, name=f"conduix-kafka-close-{self.id}", daemon=True)
+        closing.start()
+        closing.join(CLOSE_TIMEOUT)
+        if closing.is_alive():
+            logger.warning("source %r: the consumer did not commit and leave its group within %.0f s (no broker "
+                           "answers?); left behind: the group moves its partitions after the session timeout, "
+                           "and what was not committed is read again from the checkpoint", self.id, CLOSE_TIMEOUT)
+        elif failed:
+            raise failed[0]
 
     # -- rebalances (called from inside consume(), in this source's thread) --------------------
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
