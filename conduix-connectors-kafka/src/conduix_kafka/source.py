@@ -196,7 +196,7 @@ class KafkaSource(Source[KafkaSourceConfig]):
         elif failed:
             raise failed[0]
 
-    # -- rebalances (called from inside consume(), in this source's thread) --------------------
+    # -- rebalances (called from inside consume() in this source's thread, or from close()'s) ----
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         checkpointed = [tp for tp in partitions if partition_key(tp.topic, tp.partition) in self._restored]
         committed: dict[str, int] = {}
