@@ -89,73 +89,55 @@ def moved_reads(program: n.Block, functions: Mapping[str, FunctionSpec], *, bina
             later |= variables_in(other)
         event_dies = not binary and _replaces_root(statement) and all(_writes(other) != "deep" for other in tail)
         # ``. = .a`` makes the original's ``.a`` the new root: then even a top-level write changes the original
-        kept_whole = {id(q) for q in _whole(value, functions)} \
-            if any(_writes(other) != "none" for other in tail) else set()
+        written_later = any(_writes(other) != "none" for other in tail)
         held = list(_held(value, functions))
-        for query, movable in held:
+        for query, movable, whole in held:
             if not movable or (not event_dies if query.target == "event" else query.name in later):
                 continue
-            if query.target == "event" and id(query) in kept_whole:
+            if query.target == "event" and whole and written_later:
                 continue
             if any(other is not query and other.target == query.target and other.name == query.name
-                   and _overlap(other.segments, query.segments) for other, _ in held):
+                   and _overlap(other.segments, query.segments) for other, _, _ in held):
                 continue
             moved.add(id(query))
     return moved
 
 
-def _held(node: n.Node, functions: Mapping[str, FunctionSpec]) -> Iterator[tuple[n.Query, bool]]:
-    """The event and variable reads whose value ``node``'s value may hold, and whether it holds that value
+def _held(node: n.Node, functions: Mapping[str, FunctionSpec], whole: bool = True
+          ) -> Iterator[tuple[n.Query, bool, bool]]:
+    """The event and variable reads whose value ``node``'s value may hold; whether it holds that value
     itself (``.a``, an item ``{"x": .a}``, ``object!(.a)``: movable) or something that may share part of it
-    (a function whose result is not fresh)."""
+    (a function whose result is not fresh); and whether the value may be the read's value as a whole rather
+    than an item of an array or object it builds (``.a``, ``.a ?? .b``, ``object!(.a)``, ``{"x": .a}.x``)."""
     if isinstance(node, n.Query):
         if node.target == "expr":
             if node.base is not None:
-                yield from _held(node.base, functions)
+                yield from ((query, movable, whole) for query, movable, _ in _held(node.base, functions))
         elif node.target in ("event", "var"):
-            yield node, True
+            yield node, True, whole
     elif isinstance(node, n.Array):
         for item in node.items:
-            yield from _held(item, functions)
+            yield from _held(item, functions, False)
     elif isinstance(node, n.Object):
         for _, item in node.pairs:
-            yield from _held(item, functions)
+            yield from _held(item, functions, False)
     elif isinstance(node, n.Binary):
         if node.op in ("??", "||", "|"):
-            yield from _held(node.left, functions)
-            yield from _held(node.right, functions)
+            yield from _held(node.left, functions, whole)
+            yield from _held(node.right, functions, whole)
     elif isinstance(node, n.Call):
         spec = functions.get(node.name)
         if spec is not None and spec.returns_argument:
             if node.args:
-                yield from _held(node.args[0][1], functions)
+                yield from _held(node.args[0][1], functions, whole)
         elif spec is None or not spec.fresh:
             for item in _walk(node):
                 if isinstance(item, n.Query) and item.target in ("event", "var"):
-                    yield item, False
+                    yield item, False, whole
     elif not isinstance(node, (n.Literal, n.Unary)):
         for item in _walk(node):
             if isinstance(item, n.Query) and item.target in ("event", "var"):
-                yield item, False
-
-
-def _whole(node: n.Node, functions: Mapping[str, FunctionSpec]) -> Iterator[n.Query]:
-    """The reads whose value ``node``'s value may be itself, rather than an item of an array or object it
-    builds (``.a``, ``.a ?? .b``, ``object!(.a)``, ``{"x": .a}.x``)."""
-    if isinstance(node, n.Query):
-        if node.target == "expr":
-            if node.base is not None:
-                yield from (query for query, _ in _held(node.base, functions))
-        elif node.target in ("event", "var"):
-            yield node
-    elif isinstance(node, n.Binary):
-        if node.op in ("??", "||", "|"):
-            yield from _whole(node.left, functions)
-            yield from _whole(node.right, functions)
-    elif isinstance(node, n.Call):
-        spec = functions.get(node.name)
-        if spec is not None and spec.returns_argument and node.args:
-            yield from _whole(node.args[0][1], functions)
+                yield item, False, whole
 
 
 def _overlap(a: list[n.Segment], b: list[n.Segment]) -> bool:
