@@ -120,7 +120,7 @@ def until(proc: ConduixProcess, check: Callable[[], Any], timeout: float = 60, *
 
 def complete_lines(path: Path) -> list[str]:
     """The lines of a file that a running process appends to, up to its last newline: a reader can see a write
-    half done (the kernel copies it a page at a time), and a half line is no JSON. None while it does not exist."""
+    half done (the kernel copies it a page at a time), and a half line is no JSON. Empty while it does not exist."""
     try:
         text = path.read_text()
     except FileNotFoundError:
