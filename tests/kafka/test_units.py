@@ -210,3 +210,48 @@ def test_closing_a_source_whose_consumer_cannot_leave_its_group_gives_up_in_time
     source._consumer = StuckConsumer(kafka.KafkaException("close failed"))
     with pytest.raises(kafka.KafkaException, match="close failed"):  # a close that fails in time still says so
         source.close()
+
+
+def test_records_fetched_before_an_outage_do_not_hide_it(tmp_path: Any) -> None:
+    """librdkafka may report 'all brokers down' once only: messages fetched before the outage that arrive after
+    it must not count as a sign of life, or the source never fails and supervision never escalates (seen in
+    Scenario 2 under load)."""
+    import time
+
+    from conduix.components import Context
+    from conduix.connector import ConnectorError
+    from conduix_kafka._client import kafka
+    from conduix_kafka._config import KafkaSourceConfig
+    from conduix_kafka.source import KafkaSource
+
+    class Prefetched:  # of a partition lost meanwhile: read, not kept
+        def error(self) -> None:
+            return None
+
+        def topic(self) -> str:
+            return "t"
+
+        def partition(self) -> int:
+            return 0
+
+    class DownConsumer:
+        def __init__(self) -> None:
+            self.fetched, self.probes = [[Prefetched()], [Prefetched()]], 0
+
+        def consume(self, max_records: int, timeout: float) -> list[Any]:
+            return self.fetched.pop(0) if self.fetched else []
+
+        def list_topics(self, timeout: float) -> Any:
+            self.probes += 1
+            raise kafka.KafkaException(kafka.KafkaError(kafka.KafkaError._TRANSPORT))
+
+    source = KafkaSource(KafkaSourceConfig(brokers="127.0.0.1:9", topics=["t"], group_id="g", unreachable_timeout=1),
+                         Context(component_id="in", state_dir=tmp_path))
+    source._consumer = consumer = DownConsumer()
+    source._lag_at = time.monotonic() + 3600
+    source._down_since = time.monotonic() - 2  # 'all brokers down', reported once, two seconds ago
+    assert source.read(10).records == [] and source.read(10).records == []  # messages still arrive: no probe yet
+    assert consumer.probes == 0
+    with pytest.raises(ConnectorError, match="unreachable_timeout"):  # then the first empty read probes, and fails
+        source.read(10)
+    assert consumer.probes == 1

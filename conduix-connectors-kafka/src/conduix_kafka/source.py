@@ -145,7 +145,7 @@ class KafkaSource(Source[KafkaSourceConfig]):
         if self._down_since is None or limit is None or time.monotonic() - self._down_since < limit:
             return
         try:
-            self._consumer.list_topics(timeout=2)
+            self._consumer.list_topics(timeout=5)
         except kafka.KafkaException:
             raise ConnectorError(f"source {self.id!r}: no broker of {self.config.brokers} reachable for "
                                  f"{limit:.0f}s (unreachable_timeout); check the cluster") from None
@@ -254,7 +254,8 @@ class KafkaSource(Source[KafkaSourceConfig]):
         if not messages:
             self._check_reachable()
             return Batch([])
-        self._down_since = None
+        # messages do not clear _down_since: what was fetched before an outage still arrives after it began, and
+        # librdkafka may report "all brokers down" only once; a probe alone says the brokers are back
         owns = self._offsets.owns
         kept: list[Any] = []
         runs: list[tuple[int, str, int, str]] = []  # (first index in kept, topic, partition, key) per run
