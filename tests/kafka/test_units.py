@@ -66,6 +66,60 @@ def test_the_sink_renders_topic_key_and_headers_with_the_shared_templates() -> N
         records.render({}, {})
 
 
+def test_values_produced_in_one_pass_hand_over_to_the_record_loop_where_one_needs_care() -> None:
+    """A fixed topic with no key or headers produces a batch's values in one pass; a value that cannot be encoded,
+    a full queue (BufferError) and a refused record are then handled record by record, and nothing is produced
+    twice or skipped."""
+    from conduix import Batch
+    from conduix_kafka._client import kafka
+    from conduix_kafka._config import KafkaSinkConfig
+    from conduix_kafka._delivery import IN_FLIGHT, REJECTED, Attempt
+    from conduix_kafka._producing import RecordProducer
+
+    class Producer:
+        def __init__(self) -> None:
+            self.sent: list[bytes] = []
+            self.full = {b'{"n":2}': 2}  # refused twice: the loop polls for room, then it goes
+            self.polls = 0
+
+        def produce(self, topic: str, value: bytes, key: Any = None, *, headers: Any = None,
+                    on_delivery: Any = None) -> None:
+            assert topic == "t" and key is None and headers is None and on_delivery is not None
+            if self.full.get(value):
+                self.full[value] -= 1
+                raise BufferError("queue full")
+            if value == b'{"n":4}':
+                raise kafka.KafkaException(kafka.KafkaError(kafka.KafkaError.MSG_SIZE_TOO_LARGE))
+            self.sent.append(value)
+
+        def poll(self, timeout: float) -> int:
+            self.polls += 1
+            return 0
+
+    records = RecordProducer(KafkaSinkConfig(brokers="127.0.0.1:9", topic="t"))
+    records.producer = producer = Producer()
+    batch = Batch([{"n": 0}, {"n": 1}, {"n": 2}, {"n": 3}, {"n": 4}, {"n": 5}])
+    attempt = Attempt(batch)
+    records.produce(attempt, list(range(6)))
+    assert producer.sent == [b'{"n":0}', b'{"n":1}', b'{"n":2}', b'{"n":3}', b'{"n":5}']
+    assert attempt.status == [IN_FLIGHT] * 4 + [REJECTED, IN_FLIGHT] and attempt.in_flight == 5
+    assert producer.polls >= 2  # one wait for room, one at the end
+
+    unencodable = Batch([{"n": 0}, {"n": {1, 2}}, {"n": 6}])  # a set is not JSON
+    attempt = Attempt(unencodable)
+    producer.sent.clear()
+    records.produce(attempt, [0, 1, 2])
+    assert producer.sent == [b'{"n":0}', b'{"n":6}']
+    assert attempt.status == [IN_FLIGHT, REJECTED, IN_FLIGHT] and attempt.in_flight == 2
+
+    attempt = Attempt(batch)  # a retry of some records only: the others keep their status
+    attempt.status[1] = REJECTED
+    producer.sent.clear()
+    records.produce(attempt, [0, 2, 3, 5])
+    assert producer.sent == [b'{"n":0}', b'{"n":2}', b'{"n":3}', b'{"n":5}']
+    assert attempt.status == [IN_FLIGHT, REJECTED, IN_FLIGHT, IN_FLIGHT, 0, IN_FLIGHT] and attempt.in_flight == 4
+
+
 def test_a_typo_in_a_kafka_key_is_a_config_error_that_names_the_key() -> None:
     text = textwrap.dedent("""
         sources:

@@ -55,6 +55,12 @@ class RecordProducer:
         traced = list(trace_headers(batch).items())  # W3C trace context: the next pipeline continues the trace
         fixed, encode = self._fixed_topic, self._encode
         plain = fixed is not None and self._key is None and not headers  # nothing to render but the value
+        if plain and not traced:
+            done = self._produce_values(attempt, indices, produce, report)
+            if done == len(indices):
+                poll(0)
+                return
+            indices = indices[done:]  # from the record that needs more care (see _produce_values) on
         meta = None if plain else batch.meta  # metadata kept per batch stays so when no template reads it
         extra: list[tuple[str, Any]] | None
         for i in indices:
@@ -89,6 +95,35 @@ class RecordProducer:
                 attempt.in_flight += 1
                 break
         poll(0)
+
+    def _produce_values(self, attempt: Attempt, indices: list[int], produce: Callable[..., None],
+                        report: Callable[[Any, Any], None]) -> int:
+        """The usual case (a fixed topic, no key, headers or trace context): the values encoded in one pass
+        and produced in a loop with nothing else per record. Returns how many of ``indices`` were produced;
+        from the first that was not (a value that cannot be encoded, librdkafka's queue full, an error) the
+        caller's loop goes on record by record, as for every other record."""
+        records, encode, topic = attempt.batch.records, self._encode, self._fixed_topic
+        try:
+            whole = len(indices) == len(records)  # indices are ascending: then they are all the records
+            values = list(map(encode, records)) if whole else [encode(records[i]) for i in indices]
+        except (TypeError, ValueError, KeyError):
+            return 0  # the record loop rejects the one that cannot be encoded
+        done = len(values)
+        try:
+            for done, value in enumerate(values):  # noqa: B007 (done is read after the loop)
+                produce(topic, value, on_delivery=report)
+            done = len(values)
+        except (BufferError, kafka.KafkaException):
+            pass  # values[done] was not taken: the record loop waits for room, or sorts the error out
+        if done:
+            if done == len(attempt.status) and whole:
+                attempt.status = [IN_FLIGHT] * done
+            else:
+                status = attempt.status
+                for i in indices[:done]:
+                    status[i] = IN_FLIGHT
+            attempt.in_flight += done
+        return done
 
 
 def _encoder(encoding: str, field: str) -> Callable[[dict[str, Any]], bytes | None]:
