@@ -399,15 +399,23 @@ class RemoteSink(LocalSink):
     local = False
 
 
-@pytest.mark.parametrize(("sink", "writer"), [(LocalSink, "conduix-source-nums"), (RemoteSink, "conduix-sink-out")])
-def test_a_local_sink_with_one_input_writes_from_its_upstreams_thread(tmp_path, sink, writer) -> None:
-    """No hand-off between threads for a local sink (file, blackhole); its own thread still opens, flushes and
-    closes it, after every write."""
+class InlineRemoteSink(RemoteSink):
+    writes_inline = True  # as the kafka sink
+
+
+@pytest.mark.parametrize(("sink", "buffer", "writer"), [
+    (LocalSink, None, "conduix-source-nums"), (RemoteSink, None, "conduix-sink-out"),
+    (InlineRemoteSink, None, "conduix-source-nums"),
+    (InlineRemoteSink, {"type": "memory", "max_batches": 4}, "conduix-sink-out"),  # a buffer block: a thread again
+])
+def test_a_local_sink_with_one_input_writes_from_its_upstreams_thread(tmp_path, sink, buffer, writer) -> None:
+    """No hand-off between threads for a local sink (file, blackhole) or one that writes inline (kafka); its own
+    thread still opens, flushes and closes it, after every write."""
     result = Pipeline.from_dict({
         "settings": {"batch_size": 10},
         "sources": {"nums": {"type": "generate", "count": 95}},
         "transforms": {"double": {"type": "double", "inputs": ["nums"]}},
-        "sinks": {"out": {"type": "threads", "inputs": ["double"]}},
+        "sinks": {"out": {"type": "threads", "inputs": ["double"], **({"buffer": buffer} if buffer else {})}},
     }, components={"double": Double, "threads": sink}).run(handle_signals=False, state_dir=tmp_path)
     assert result.ok, result.error
     out = result.components["out"]

@@ -29,14 +29,19 @@ class KafkaSink(Sink[KafkaSinkConfig]):
     ``write`` produces the batch and waits up to ``flush_timeout`` for the delivery reports.
     Records whose delivery failed for a transient reason (broker down, message timeout) are
     produced again on the next attempt, those still in flight are not; the runtime retries
-    ``write`` (``RetryableError``) with backoff while its queue holds the batches behind, so
+    ``write`` (``RetryableError``) with backoff while the batches behind wait, so
     nothing is acknowledged upstream before Kafka has it. Records Kafka refuses for good
     (too large, invalid, not authorised) are returned as rejects for ``on_error``.
     Under ``delivery: exactly_once`` each batch is one transaction that also commits the
     consumed offsets of its records (see :mod:`conduix_kafka.exactly_once`).
+
+    With one input and no ``buffer`` block it writes from its upstream's thread (``writes_inline``): the
+    produce loop is cheap and the wait for the broker releases the GIL, and a thread of its own cost more CPU
+    than it saved (docs/performance.md). A ``buffer`` block gives it its own thread and queue again.
     """
 
     Config = KafkaSinkConfig
+    writes_inline = True
 
     @classmethod
     def access(cls, config: KafkaSinkConfig) -> Access:

@@ -414,6 +414,13 @@ class Sink(_Component[ConfigT]):
     """Writes to this machine, quickly and without waiting on a server (file, stdout, blackhole): with one input
     and the default buffer it then writes from its upstream's thread, with no hand-off between threads."""
 
+    writes_inline: ClassVar[bool] = False
+    """Writes from its upstream's thread too (with one input and the default buffer), though it waits on a
+    server: for a sink whose write is a loop of cheap calls and then a wait with the GIL released (the Kafka
+    sink: produce, then flush), a thread of its own costs more CPU than it saves (two busy threads taking turns
+    at the GIL, on different cores). A ``buffer`` block on the sink brings its thread back: the source then
+    reads on while the sink waits (worth it on a slow link to the server)."""
+
     def flush(self) -> None:
         """Make everything written so far durable."""
 

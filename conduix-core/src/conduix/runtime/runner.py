@@ -189,11 +189,13 @@ class PipelineRun(RunEnd):
         for cspec in spec.components.values():
             consumer = self.nodes[cspec.id]
             # a stage with one input runs in its upstream's thread: no queue hop for linear chains; so does the
-            # writing of a local sink (file, blackhole) with one input and the default buffer
+            # writing of a local sink (file, blackhole) or of one that says it writes inline (kafka), with one
+            # input and the default buffer
             consumer.fused = isinstance(consumer, StageNode) and len(cspec.inputs) == 1
             if isinstance(consumer, SinkNode):
-                consumer.inline = (consumer.component.local and len(cspec.inputs) == 1 and cspec.buffer is None
-                                   and not consumer.component.tick_interval)
+                sink = consumer.component
+                consumer.inline = ((sink.local or sink.writes_inline) and len(cspec.inputs) == 1
+                                   and cspec.buffer is None and not sink.tick_interval)
             for ref in cspec.inputs:
                 self.nodes[ref.component].outputs[ref.output].append(Edge(consumer))
                 consumer.expected_ends += 1
