@@ -13,7 +13,9 @@ benchmark creates under ``$CONDUIX_BENCH_PEERS``, default ``~/.cache/conduix-ben
 separate processes, start-up included, and must write the same bytes. Each side runs
 ``ROUNDS`` times, the order alternating every round; each side counts with its best round. The headline
 is records per CPU-second (user + system time of the process, from ``wait4``), which a shared machine's
-load disturbs far less than the wall-clock rate printed beside it.
+load disturbs far less than the wall-clock rate printed beside it. ``steady_cpu_rps`` leaves start-up out, as
+``bench_kafka``'s steady figure does: each side's CPU on the whole input less its CPU on ten of its lines (best
+of three), so the hot path is compared alone (start-up has a target of its own: ``conduix_run_startup``).
 """
 
 from __future__ import annotations
@@ -219,15 +221,23 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> tupl
     return wall, usage.ru_utime + usage.ru_stime
 
 
+def _fresh(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """:func:`timed`, from the beginning of the input: no checkpoint of an earlier run to resume from."""
+    shutil.rmtree(cwd / "state", ignore_errors=True)
+    return timed(argv, cwd, env)
+
+
 def _yaml_str(text: str) -> str:
     return orjson.dumps(text).decode()  # a JSON string is a YAML double-quoted scalar
 
 
-def compare(name: str, program: str, work: str, src: Path, n: int, folder: Path, rounds: int) -> dict[str, Any]:
+def _sides(name: str, program: str, work: str, src: Path, folder: Path, tag: str
+           ) -> tuple[dict[str, list[str]], dict[str, dict[str, str]], dict[str, Path]]:
+    """The command of each side on ``src`` (argv), their environments, and the file each writes."""
     script = folder / f"plain_{name}.py"
     script.write_text(BASELINE.format(work=textwrap.indent(textwrap.dedent(work), " " * 16)))
-    pipeline = folder / f"{name}.yaml"
-    outputs = {side: folder / f"{name}_{side}.jsonl" for side in ("conduix", "baseline", *PEERS)}
+    pipeline = folder / f"{name}{tag}.yaml"
+    outputs = {side: folder / f"{name}{tag}_{side}.jsonl" for side in ("conduix", "baseline", *PEERS)}
     pipeline.write_text(PIPELINE.format(src=_yaml_str(str(src)), dst=_yaml_str(str(outputs["conduix"])),
                                         filter=_yaml_str(FILTER), program=_yaml_str(program)))
     sides = {
@@ -241,15 +251,19 @@ def compare(name: str, program: str, work: str, src: Path, n: int, folder: Path,
         flow.write_text(BYTEWAX.format(work=textwrap.indent(PEER_WORK[name], "    ")))
         sides["bytewax"] = [python, "-m", "bytewax.run", f"{flow.stem}:flow"]
         env["bytewax"] = {"SRC": str(src), "DST": str(outputs["bytewax"])}
+    return sides, env, outputs
+
+
+def compare(name: str, program: str, work: str, src: Path, n: int, folder: Path, rounds: int) -> dict[str, Any]:
+    sides, env, outputs = _sides(name, program, work, src, folder, "")
     best: dict[str, tuple[float, float]] = {}
     for round_ in range(rounds):
         order = list(sides) if round_ % 2 else list(reversed(sides))
         for side in order:
             outputs[side].unlink(missing_ok=True)
-            wall, cpu = timed(sides[side], folder, env.get(side))
+            wall, cpu = _fresh(sides[side], folder, env.get(side))
             old = best.get(side)
             best[side] = (min(wall, old[0]), min(cpu, old[1])) if old else (wall, cpu)
-            shutil.rmtree(folder / "state", ignore_errors=True)  # every run starts from the beginning
     for side in sides:
         if outputs[side].read_bytes() != outputs["baseline"].read_bytes():
             raise AssertionError(f"{name}: {side} and the plain loop wrote different output")
@@ -263,6 +277,19 @@ def compare(name: str, program: str, work: str, src: Path, n: int, folder: Path,
             wall, cpu = best[peer]
             result.update({f"{peer}_cpu_rps": round(n / cpu), f"{peer}_rps": round(n / wall),
                            f"cpu_vs_{peer}": round(cpu / ours_cpu, 2)})
+    # the hot path without start-up: each side's CPU on these records less its CPU on ten of them (best of three)
+    ten = folder / "ten.jsonl"
+    make_input(ten, 10)
+    small, small_env, _ = _sides(name, program, work, ten, folder, "_ten")
+    steady: dict[str, int] = {}
+    for side in best:
+        start = min(_fresh(small[side], folder, small_env.get(side))[1] for _ in range(3))
+        steady[side] = round(n / max(best[side][1] - start, 1e-3))
+    result["steady_cpu_rps"] = steady
+    result["steady_cpu_ratio"] = round(steady["conduix"] / steady["baseline"], 2)
+    for peer in PEERS:
+        if peer in steady:
+            result[f"steady_vs_{peer}"] = round(steady["conduix"] / steady[peer], 2)
     return result
 
 
