@@ -438,3 +438,24 @@ def test_a_local_sink_that_fails_fails_the_run_naming_it(tmp_path) -> None:
     assert result.stats["out"].errors == 1 and result.stats["nums"].errors == 0
     assert len(result.components["out"].records) == 30
     assert result.components["out"].calls[-1][0] == "close"
+
+
+def test_selected_metadata_is_looked_up_when_read_and_gives_the_same_dicts() -> None:
+    """SharedMeta.select keeps the indices (a filter on a batch whose metadata nobody reads does nothing per
+    record); what it gives, read in any way and selected again, is what a selection made at once gives."""
+    from conduix.components import SharedMeta
+
+    columns = {"line": range(1, 11), "offset": [100 + i for i in range(10)], "headers": [{"n": i} for i in range(10)]}
+    meta = SharedMeta({"source": "in"}, columns)
+    first = meta.select([1, 3, 4, 6, 8, 9])
+    second = first.select([0, 2, 5])  # records 1, 4 and 9 of the batch
+    expected = [{"source": "in", "line": i + 1, "offset": 100 + i, "headers": {"n": i}} for i in (1, 4, 9)]
+    assert second.dicts() == expected
+    assert len(second) == 3 and list(second.columns["offset"]) == [101, 104, 109]
+    assert second.columns["line"][2] == 10 and second.columns["offset"][-1] == 109
+    assert second.columns["headers"][1:] == [{"n": 4}, {"n": 9}]
+    assert first.dicts()[2] == {"source": "in", "line": 5, "offset": 104, "headers": {"n": 4}}
+    only = SharedMeta({"source": "in"}, {"line": range(1, 11)}).select([0, 9])
+    assert only.dicts() == [{"source": "in", "line": 1}, {"source": "in", "line": 10}]
+    batch = Batch([{"n": i} for i in range(10)], meta).select([2, 7])
+    assert batch.meta == [{"source": "in", "line": i + 1, "offset": 100 + i, "headers": {"n": i}} for i in (2, 7)]

@@ -143,8 +143,42 @@ class SharedMeta:
         return dicts
 
     def select(self, indices: Sequence[int]) -> SharedMeta:
-        """The metadata of the records at ``indices``."""
-        return SharedMeta(self.shared, {name: [values[i] for i in indices] for name, values in self.columns.items()})
+        """The metadata of the records at ``indices`` (kept, not copied: do not change it afterwards). Nothing is
+        done per record until a column is read: a filter passing on a batch whose metadata nobody reads pays one
+        small object per column, not a list."""
+        picked: dict[str, Sequence[Any]] = {}
+        composed: dict[int, Sequence[int]] = {}  # a selection of a selection: its indices composed once
+        for name, values in self.columns.items():
+            if type(values) is _Picked:
+                key = id(values.indices)
+                if key not in composed:
+                    base = values.indices
+                    composed[key] = [base[i] for i in indices]
+                picked[name] = _Picked(values.values, composed[key])
+            else:
+                picked[name] = _Picked(values, indices)
+        return SharedMeta(self.shared, picked)
+
+
+class _Picked(Sequence[Any]):
+    """The values of a column at some of its indices, looked up when read (see :meth:`SharedMeta.select`)."""
+
+    __slots__ = ("indices", "values")
+
+    def __init__(self, values: Sequence[Any], indices: Sequence[int]) -> None:
+        self.values = values
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self.values[i] for i in self.indices[index]]
+        return self.values[self.indices[index]]
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self.values.__getitem__, self.indices)
 
 
 class Batch:
