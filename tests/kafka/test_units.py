@@ -309,3 +309,67 @@ def test_records_fetched_before_an_outage_do_not_hide_it(tmp_path: Any) -> None:
     with pytest.raises(ConnectorError, match="unreachable_timeout"):  # then the first empty read probes, and fails
         source.read(10)
     assert consumer.probes == 1
+
+
+def test_records_and_metadata_of_a_read_field_for_field(tmp_path: Any) -> None:
+    """What a read gives for messages with and without keys and headers, from one or more partitions, with an
+    error and a partition not owned among them: its records, rejects, metadata dicts (fields in order, a headers
+    dict of each record's own) and the offsets it reports."""
+    import time
+
+    from conduix.components import Context
+    from conduix_kafka._client import kafka
+    from conduix_kafka._config import KafkaSourceConfig
+    from conduix_kafka.source import KafkaSource
+
+    def message(topic: str, partition: int, offset: int = -1, value: bytes | None = None, **fields: Any) -> Any:
+        try:  # a consumed message as confluent-kafka makes it: the source reads it with its type's methods
+            return kafka.Message(topic=topic, partition=partition, offset=offset, value=value,
+                                 timestamp=(kafka.TIMESTAMP_CREATE_TIME, 1_700_000_000_000 + offset), **fields)
+        except TypeError:  # confluent-kafka before 2.13
+            pytest.skip("this confluent-kafka cannot make a Message outside a consumer")
+
+    class Consumer:
+        def __init__(self, batches: list[list[Any]]) -> None:
+            self.batches = batches
+
+        def consume(self, max_records: int, timeout: float) -> list[Any]:
+            return self.batches.pop(0)
+
+    source = KafkaSource(KafkaSourceConfig(brokers="127.0.0.1:9", topics=["t", "u"], group_id="g",
+                                           decoding="json"),
+                         Context(component_id="in", state_dir=tmp_path))
+    for key in ("t:0", "t:1", "u:1"):
+        source._offsets.assign(key, None)
+    eof = message("t", 1, error=kafka.KafkaError(kafka.KafkaError._PARTITION_EOF))
+    source._consumer = Consumer([
+        [message("t", 0, 10, b'{"a": 1}'), message("t", 0, 11, b'{"a": 2}'), message("t", 0, 12, b'{"c": [3]}')],
+        [message("t", 0, 20, b'{"a": 1}', key=b"k\xff", headers=[("h", b"v"), ("n", None)]),
+         message("t", 0, 21, b'"text"'), eof, message("t", 1, 5, b'{"b": 2}', headers=[]),
+         message("t", 2, 3, b'{"lost": 1}'),  # of a partition revoked meanwhile: its new owner reads it
+         message("u", 1, 7, b'{"c": 3}', key=b"u"), message("t", 0, 22, b'{"a": 3}', key=b"again")],
+        [message("t", 1, 8, b'{"a": 1}'), message("t", 1, 9, b"not json"), message("t", 1, 10, None)]])
+    source._lag_at = time.monotonic() + 3600
+    one, mixed, bad = source.read(1000), source.read(1000), source.read(1000)
+
+    assert one.records == [{"a": 1}, {"a": 2}, {"c": [3]}] and one.rejects is None
+    assert one.meta is not None and mixed.meta is not None and bad.meta is not None
+    assert one.meta[0] == {"source": "in", "topic": "t", "partition": 0, "offset": 10, "key": None, "headers": {},
+                           "timestamp": 1_700_000_000_010}
+    assert [m["offset"] for m in one.meta] == [10, 11, 12]
+    assert one.meta[0]["headers"] is not one.meta[1]["headers"]  # one dict each: a component may change one
+    assert mixed.records == [{"a": 1}, {"message": "text"}, {"b": 2}, {"c": 3}, {"a": 3}]
+    assert list(mixed.meta[0]) == ["source", "topic", "partition", "offset", "key", "headers", "timestamp"]
+    assert [(m["topic"], m["partition"], m["offset"], m["key"], m["headers"], m["timestamp"]) for m in mixed.meta] == [
+        ("t", 0, 20, "k\ufffd", {"h": "v", "n": None}, 1_700_000_000_020), ("t", 0, 21, None, {}, 1_700_000_000_021),
+        ("t", 1, 5, None, {}, 1_700_000_000_005), ("u", 1, 7, "u", {}, 1_700_000_000_007),
+        ("t", 0, 22, "again", {}, 1_700_000_000_022)]
+    assert bad.records == [{"a": 1}, {"message": None}] and [m["offset"] for m in bad.meta] == [8, 10]
+    assert bad.rejects is not None and [(r.record, r.meta) for r in bad.rejects] == [
+        ({"message": "not json"}, {"source": "in", "topic": "t", "partition": 1, "offset": 9, "key": None,
+                                   "headers": {}, "timestamp": 1_700_000_000_009})]
+    assert str(bad.rejects[0].error).startswith("invalid JSON")
+    assert source._first_read == {"t:0": 10, "t:1": 5, "u:1": 7}  # the first offset read per partition
+    for batch in (one, mixed, bad):
+        source.acknowledge(batch.position)
+    assert source._offsets.watermarks() == {"t:0": 23, "t:1": 11, "u:1": 8}  # past the last offsets read

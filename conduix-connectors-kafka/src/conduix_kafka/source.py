@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -29,6 +30,12 @@ CLOSE_TIMEOUT = 15.0
 
 KafkaError = kafka.KafkaError
 TopicPartition = kafka.TopicPartition
+
+# accessors of confluent-kafka's message type, for map(): a pass over a batch's messages in C
+_Message: Any = kafka.Message  # Any, as the messages are here: the stubs allow None where a consumed one has a value
+_offset, _key, _headers, _timestamp, _value = (_Message.offset, _Message.key, _Message.headers, _Message.timestamp,
+                                               _Message.value)
+_second = itemgetter(1)
 
 # consumer errors a retry cannot fix: fail the run with one clear line instead of a retry storm
 _FATAL_CODES = {
@@ -278,7 +285,7 @@ class KafkaSource(Source[KafkaSourceConfig]):
                 kept.append(message)
         if not kept:
             return Batch([])
-        offsets = [message.offset() for message in kept]
+        offsets = list(map(_offset, kept))
         ends: dict[str, int] = {}
         first_read = self._first_read
         bounds = [run[0] for run in runs[1:]] + [len(kept)]
@@ -311,11 +318,13 @@ class KafkaSource(Source[KafkaSourceConfig]):
                 partitions += [partition] * (end - start)
             columns["topic"], columns["partition"] = topics, partitions
         columns["offset"] = offsets
-        columns["key"] = [None if key is None else key.decode("utf-8", "replace")
-                          for key in [message.key() for message in messages]]
+        keys = list(map(_key, messages))
+        columns["key"] = keys if keys.count(None) == len(keys) else [
+            None if key is None else key.decode("utf-8", "replace") for key in keys]
+        # a new dict per record (never one shared: a component may change the headers of one record)
         columns["headers"] = [{k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in headers}
-                              if headers else {} for headers in [message.headers() for message in messages]]
-        columns["timestamp"] = [message.timestamp()[1] for message in messages]
+                              if headers else {} for headers in map(_headers, messages)]
+        columns["timestamp"] = list(map(_second, map(_timestamp, messages)))
         return SharedMeta(shared, columns)
 
     def _decode(self, messages: list[Any], meta: SharedMeta
@@ -325,7 +334,7 @@ class KafkaSource(Source[KafkaSourceConfig]):
         JSON (or null), each is decoded on its own: a bad one is rejected (``on_error``) with its metadata, the
         others kept."""
         field = self.config.field
-        values = [message.value() for message in messages]
+        values = list(map(_value, messages))
         decoding = self.config.decoding
         if decoding == "string":
             text = [None if value is None else value.decode("utf-8", "replace") for value in values]
@@ -334,10 +343,12 @@ class KafkaSource(Source[KafkaSourceConfig]):
             return [{field: value} for value in values], None, None
         loads = orjson.loads
         try:
-            decoded = [loads(value) for value in values]
+            decoded = list(map(loads, values))
         except orjson.JSONDecodeError:
             pass  # one is not JSON, or a null value (a tombstone): decoded one by one below
         else:
+            if list(map(type, decoded)).count(dict) == len(decoded):  # the usual batch: JSON objects only
+                return decoded, None, None
             return [value if type(value) is dict else {field: value} for value in decoded], None, None
         records: list[dict[str, Any]] = []
         rejects: list[Rejected] = []
