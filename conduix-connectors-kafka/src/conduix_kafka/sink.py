@@ -35,9 +35,10 @@ class KafkaSink(Sink[KafkaSinkConfig]):
     Under ``delivery: exactly_once`` each batch is one transaction that also commits the
     consumed offsets of its records (see :mod:`conduix_kafka.exactly_once`).
 
-    With one input and no ``buffer`` block it writes from its upstream's thread (``writes_inline``): the
-    produce loop is cheap and the wait for the broker releases the GIL, and a thread of its own cost more CPU
-    than it saved (docs/performance.md). A ``buffer`` block gives it its own thread and queue again.
+    With one input and no ``buffer`` block (and not under exactly-once) it writes from its upstream's thread
+    (``writes_inline``): the produce loop is cheap and the wait for the broker releases the GIL, and a thread
+    of its own cost more CPU than it saved (docs/performance.md). A ``buffer`` block gives it its own thread
+    and queue again.
     """
 
     Config = KafkaSinkConfig
@@ -55,6 +56,9 @@ class KafkaSink(Sink[KafkaSinkConfig]):
         self._timeouts = 0  # attempts in a row whose every failed record timed out in the producer
         self._attempt: Attempt | None = None
         self._transactions: Transactions | None = None
+        # a transaction's commit must not race the close() of a run that is failing (a fenced zombie): under
+        # exactly-once the sink keeps its own thread, which writes and closes it in turn
+        self.writes_inline = context.delivery != "exactly_once"
 
     def client_config(self) -> dict[str, Any]:
         """The librdkafka properties this sink's producer uses."""

@@ -448,7 +448,7 @@ class Sink(_Component[ConfigT]):
     """Writes to this machine, quickly and without waiting on a server (file, stdout, blackhole): with one input
     and the default buffer it then writes from its upstream's thread, with no hand-off between threads."""
 
-    writes_inline: ClassVar[bool] = False
+    writes_inline: bool = False
     """Writes from its upstream's thread too (with one input and the default buffer), though it waits on a
     server: for a sink whose write is a loop of cheap calls and then a wait with the GIL released (the Kafka
     sink: produce, then flush), a thread of its own costs more CPU than it saves (two busy threads taking turns
