@@ -108,7 +108,7 @@ class RecordProducer:
             values = list(map(encode, records)) if whole else [encode(records[i]) for i in indices]
         except (TypeError, ValueError, KeyError):
             return 0  # the record loop rejects the one that cannot be encoded
-        done = len(values)
+        done = 0
         try:
             for done, value in enumerate(values):  # noqa: B007 (done is read after the loop)
                 produce(topic, value, on_delivery=report)
@@ -116,7 +116,7 @@ class RecordProducer:
         except (BufferError, kafka.KafkaException):
             pass  # values[done] was not taken: the record loop waits for room, or sorts the error out
         if done:
-            if done == len(attempt.status) and whole:
+            if whole and done == len(values):  # the whole batch: its statuses in one list
                 attempt.status = [IN_FLIGHT] * done
             else:
                 status = attempt.status
