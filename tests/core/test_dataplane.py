@@ -459,3 +459,26 @@ def test_selected_metadata_is_looked_up_when_read_and_gives_the_same_dicts() -> 
     assert only.dicts() == [{"source": "in", "line": 1}, {"source": "in", "line": 10}]
     batch = Batch([{"n": i} for i in range(10)], meta).select([2, 7])
     assert batch.meta == [{"source": "in", "line": i + 1, "offset": 100 + i, "headers": {"n": i}} for i in (2, 7)]
+
+
+def test_a_read_column_reads_its_items_only_when_read_and_anew_each_time() -> None:
+    """ReadColumn (a Kafka source's headers, say): nothing is read for a batch whose metadata nobody reads, a
+    selection reads only the selected items, and every read gives a new value (a component may change one
+    record's headers)."""
+    from conduix.components import ReadColumn, SharedMeta
+
+    reads: list[int] = []
+
+    def headers(item: int) -> dict[str, int]:
+        reads.append(item)
+        return {"n": item}
+
+    meta = SharedMeta({"source": "in"}, {"offset": list(range(10)), "headers": ReadColumn(range(10), headers)})
+    batch = Batch([{"n": i} for i in range(10)], meta).select([1, 3, 8])
+    assert reads == [] and len(meta) == 10
+    dicts = batch.meta
+    assert dicts == [{"source": "in", "offset": i, "headers": {"n": i}} for i in (1, 3, 8)] and reads == [1, 3, 8]
+    again = meta.dicts()
+    assert again[1]["headers"] == dicts[0]["headers"] and again[1]["headers"] is not dicts[0]["headers"]
+    column = meta.columns["headers"]
+    assert column[2:4] == [{"n": 2}, {"n": 3}] and column[-1] == {"n": 9} and len(column) == 10

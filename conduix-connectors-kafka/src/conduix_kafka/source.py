@@ -5,12 +5,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from conduix.connector import Access, Batch, ConfigError, ConnectorError, Context, Rejected, SharedMeta, Source
+from conduix.connector import (
+    Access,
+    Batch,
+    ConfigError,
+    ConnectorError,
+    Context,
+    ReadColumn,
+    Rejected,
+    SharedMeta,
+    Source,
+)
 from conduix_kafka import exactly_once
 from conduix_kafka._client import client_logger, kafka, log_client_error
 from conduix_kafka._config import KafkaSourceConfig, client_access
@@ -33,9 +42,23 @@ TopicPartition = kafka.TopicPartition
 
 # accessors of confluent-kafka's message type, for map(): a pass over a batch's messages in C
 _Message: Any = kafka.Message  # Any, as the messages are here: the stubs allow None where a consumed one has a value
-_offset, _key, _headers, _timestamp, _value = (_Message.offset, _Message.key, _Message.headers, _Message.timestamp,
-                                               _Message.value)
-_second = itemgetter(1)
+_offset, _value = _Message.offset, _Message.value
+
+
+def _key_text(message: Any) -> str | None:
+    key = message.key()
+    return None if key is None else key.decode("utf-8", "replace")
+
+
+def _header_dict(message: Any) -> dict[str, str | None]:
+    """A new dict each time (never one shared: a component may change the headers of one record)."""
+    headers = message.headers()
+    return {k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in headers} if headers else {}
+
+
+def _timestamp_ms(message: Any) -> int:
+    return message.timestamp()[1]
+
 
 # consumer errors a retry cannot fix: fail the run with one clear line instead of a retry storm
 _FATAL_CODES = {
@@ -318,13 +341,10 @@ class KafkaSource(Source[KafkaSourceConfig]):
                 partitions += [partition] * (end - start)
             columns["topic"], columns["partition"] = topics, partitions
         columns["offset"] = offsets
-        keys = list(map(_key, messages))
-        columns["key"] = keys if keys.count(None) == len(keys) else [
-            None if key is None else key.decode("utf-8", "replace") for key in keys]
-        # a new dict per record (never one shared: a component may change the headers of one record)
-        columns["headers"] = [{k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in headers}
-                              if headers else {} for headers in map(_headers, messages)]
-        columns["timestamp"] = list(map(_second, map(_timestamp, messages)))
+        # read from the messages only when a component reads them (most pipelines never do)
+        columns["key"] = ReadColumn(messages, _key_text)
+        columns["headers"] = ReadColumn(messages, _header_dict)
+        columns["timestamp"] = ReadColumn(messages, _timestamp_ms)
         return SharedMeta(shared, columns)
 
     def _decode(self, messages: list[Any], meta: SharedMeta

@@ -24,6 +24,7 @@ __all__ = [
     "ComponentConfig",
     "Context",
     "Emit",
+    "ReadColumn",
     "Rejected",
     "SharedMeta",
     "Sink",
@@ -158,6 +159,30 @@ class SharedMeta:
             else:
                 picked[name] = _Picked(values, indices)
         return SharedMeta(self.shared, picked)
+
+
+class ReadColumn(Sequence[Any]):
+    """A :class:`SharedMeta` column whose values are read from the batch's items (``read(item)``) only when the
+    column is read, each time anew: a source whose metadata takes work per record (decoding a Kafka message's
+    headers, say) pays nothing for a batch whose metadata nobody reads. The items are kept as long as the
+    batch's metadata is; ``read`` must give a new value (never one shared) for a mutable one, as dicts do."""
+
+    __slots__ = ("items", "read")
+
+    def __init__(self, items: Sequence[Any], read: Callable[[Any], Any]) -> None:
+        self.items = items
+        self.read = read
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return list(map(self.read, self.items[index]))
+        return self.read(self.items[index])
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self.read, self.items)
 
 
 class _Picked(Sequence[Any]):

@@ -7,7 +7,8 @@ else of core. These names are the stable surface: they change only with a major 
 - Components: :class:`Source`, :class:`Stage`, :class:`Sink`, their config base :class:`ComponentConfig`,
   :class:`Access` (what a component reaches: files, hosts, code; returned by their ``access`` classmethod),
   :class:`Context`, :class:`Batch`, :class:`SharedMeta` (a batch's metadata kept per batch: shared fields
-  and a column per field that differs), :data:`Emit`, :class:`Rejected` (a record that cannot be handled),
+  and a column per field that differs; :class:`ReadColumn`, a column read from the batch's items only when
+  read), :data:`Emit`, :class:`Rejected` (a record that cannot be handled),
   :func:`release` (give back what :meth:`Batch.hold` kept), :class:`AckTracker` (ordered positions to a
   checkpointable watermark), :class:`SinkStage` (a sink used as a stage: it writes and passes records on).
 - Errors: :class:`ConduixError`, :class:`ConfigError`, :class:`ConnectorError`,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         ComponentConfig,
         Context,
         Emit,
+        ReadColumn,
         Rejected,
         SharedMeta,
         Sink,
@@ -63,8 +65,8 @@ if TYPE_CHECKING:
     from conduix.testing import CollectSink, ListSource, run_pipeline, test_host, test_registry
 
 _WHERE = {
-    "conduix.components": ("Access", "Batch", "ComponentConfig", "Context", "Emit", "Rejected", "SharedMeta", "Sink",
-                           "Source", "Stage", "release"),
+    "conduix.components": ("Access", "Batch", "ComponentConfig", "Context", "Emit", "ReadColumn", "Rejected",
+                           "SharedMeta", "Sink", "Source", "Stage", "release"),
     "conduix.errors": ("ComponentError", "ConduixError", "ConfigError", "ConnectorError", "PluginError",
                        "RetryableError"),
     "conduix.hookspecs": ("hookimpl",),
@@ -93,6 +95,7 @@ __all__ = [
     "Emit",
     "ListSource",
     "PluginError",
+    "ReadColumn",
     "Rejected",
     "RetryableError",
     "SharedMeta",
