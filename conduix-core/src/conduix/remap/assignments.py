@@ -288,6 +288,7 @@ class AssignmentCompiler:
             if copy:
                 g.add(f"if type({v}) in _containers:")
                 g.add(f"    {v} = _clone({v})")
+            g.store_point()
             for line in store(v):
                 g.add(line)
             return v

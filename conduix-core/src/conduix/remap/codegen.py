@@ -26,8 +26,8 @@ from conduix.remap.paths import clone, get_path, set_path
 from conduix.remap.typedefs import NOT_CONST
 from conduix.remap.values import ExprError, Returned, values_equal
 
-__all__ = ["Batched", "Emit", "Gen", "RunBatch", "Select", "binary_emit", "generate", "plain_literal", "set_event",
-           "variable"]
+__all__ = ["Batched", "Emit", "Gen", "RunBatch", "Select", "binary_emit", "field_read", "generate", "plain_literal",
+           "set_event", "variable"]
 
 Fn = Callable[[list[Any]], Any]
 Emit = Callable[["Gen"], str]
@@ -37,6 +37,8 @@ NamesOf = Callable[[Fn], "frozenset[str] | None"]
 _VARIABLE = re.compile("\x01([A-Za-z0-9_]*)([\x02\x03])")
 _ASSIGNED, _MAYBE = "\x02", "\x03"
 _SET_EVENT = "\x04"
+_READ = re.compile("\x05([^\x06]*)\x06([^\x07]*)\x07")
+_CONTINUED = ("except", "else", "elif", "finally")
 
 
 def variable(name: str, *, assigned: bool = False) -> str:
@@ -49,6 +51,16 @@ def variable(name: str, *, assigned: bool = False) -> str:
     name of its own: the variable may be assigned again before that name is used.
     """
     return "\x01" + name + (_ASSIGNED if assigned else _MAYBE)
+
+
+def field_read(holder: str, key: str) -> str:
+    """The Python of the field ``key`` of ``holder``, a dict (the event, a variable known to hold an object):
+    ``holder.get(key)``, a missing field being null.
+
+    Written as a placeholder and settled by :meth:`Gen.settle`: the batch loops read a field before the
+    program's first effect with a subscript, ``holder[key]``, and start the record over with ``.get`` reads
+    when one is missing (:meth:`Batched._steps`)."""
+    return f"\x05{holder}\x06{key!r}\x07"
 
 
 def set_event(value: str) -> str:
@@ -74,6 +86,25 @@ class Gen:
         }
         self._count = 0
         self._refs: dict[int, str] = {}
+        self.barrier: int | None = None
+        """The lines before this index run before the program's first effect (None: no effect was met)."""
+        self._statement = 0
+        self._split = False
+        self.fast: list[str] | None = None
+        """Those lines with their field reads as subscripts (:func:`field_read`), when they read any."""
+
+    def effects_from(self, *, split: bool) -> None:
+        """The statement emitted next is the program's first with an effect. ``split``: it is an assignment
+        whose value has none, so the lines before its write are still free of effects (its emitter calls
+        :meth:`store_point`)."""
+        self.barrier = self._statement = len(self.lines)
+        self._split = split
+
+    def store_point(self) -> None:
+        """An assignment's emitter is about to write its target."""
+        if self._split:
+            self._split = False
+            self.barrier = len(self.lines)
 
     def ref(self, value: Any) -> str:
         """A name the function can use for ``value``."""
@@ -110,6 +141,9 @@ class Gen:
         """
         if emit is not None:
             return emit(self)
+        if self._split:  # a closure may do anything (a call storing into its target): the effect-free lines end
+            self._split = False
+            self.barrier = len(self.lines)
         self.calls = True
         names = self._names_of(fn) if self._names_of is not None else None
         if names is None:
@@ -138,8 +172,21 @@ class Gen:
                 return f"c[2][{name!r}]" if how == _ASSIGNED else f"c[2].get({name!r})"
             return f"x_{name}"
         lines = [_VARIABLE.sub(spell, line) if "\x01" in line else line for line in self.lines]
-        self.lines = [line.replace(_SET_EVENT, "c[0] = " if needs_state else "") for line in lines]
+        lines = [line.replace(_SET_EVENT, "c[0] = " if needs_state else "") for line in lines]
+        barrier = self.barrier or 0
+        if not _between_statements(lines, barrier):
+            barrier = self._statement  # the write is not a statement of the top level: stop before the assignment
+        reads = [k for k, line in enumerate(lines[:barrier]) if "\x05" in line]
+        if reads:  # up to the first statement boundary after the last read: the lines after it need no second form
+            end = next(k for k in range(reads[-1] + 1, barrier + 1) if _between_statements(lines, k))
+            self.fast = [_READ.sub(r"\1[\2]", line) for line in lines[:end]]
+        self.lines = [_READ.sub(r"\1.get(\2)", line) if "\x05" in line else line for line in lines]
         return in_dict or shared is None or bool(shared), needs_state
+
+
+def _between_statements(lines: list[str], k: int) -> bool:
+    """Whether ``lines[k]`` starts a statement of the top level (or ``k`` is the end)."""
+    return k >= len(lines) or not (lines[k][:1].isspace() or lines[k].startswith(_CONTINUED))
 
 
 def plain_literal(value: Any) -> bool:
@@ -149,18 +196,26 @@ def plain_literal(value: Any) -> bool:
 
 
 def generate(steps: list[tuple[Emit | None, Fn]], *, uses_meta: bool = False, uses_vars: bool = False,
-             binary: bool = False, result_at: tuple[int, int] = (1, 1), names_of: NamesOf | None = None
-             ) -> tuple[Fn, Callable[..., Any], Batched]:
+             binary: bool = False, result_at: tuple[int, int] = (1, 1), names_of: NamesOf | None = None,
+             effect_free: tuple[int, bool] = (0, False)) -> tuple[Fn, Callable[..., Any], Batched]:
     """Functions from the top-level ``steps``: ``body(c)``, the value of the last step (for ``evaluate``
     and conditions); ``run(event, metadata=None)``, what :meth:`Program.run` does for one record:
     the per-record state, the steps, the error translation and the check that the result is an object;
     and their batch forms, written on first use (:class:`Batched`).
 
-    ``names_of(fn)``: the variables the closure ``fn`` may touch; the others become Python locals."""
+    ``names_of(fn)``: the variables the closure ``fn`` may touch; the others become Python locals.
+    ``effect_free``: how many steps come before the first effect, and whether that one runs up to its write
+    before it has one (:func:`conduix.remap.ownership.optimistic_prefix`)."""
     gen = Gen(names_of)
     last = "None"
-    for emit, fn in steps:
+    before, split = effect_free
+    for k, (emit, fn) in enumerate(steps):
+        if k == before:
+            gen.effects_from(split=split)
         last = gen.bind(gen.value(emit, fn))
+        gen._split = False  # an assignment that did not say where it writes keeps the lines before it
+    if before >= len(steps):
+        gen.barrier = len(gen.lines)
     in_dict, state = gen.settle(uses_meta)
     uses_vars = in_dict and uses_vars  # only closures read variables through the dict
     lines = ["e = c[0]", *gen.lines] + ([] if state else ["c[0] = e"])  # evaluate() reads the event in c
@@ -223,12 +278,24 @@ class Batched:
         self._gen, self._last = gen, last
         self._uses_meta, self._uses_vars, self._binary = uses_meta, uses_vars, binary
         self._stateful = state
+        self.optimistic = gen.fast is not None
+        """Whether the loops read fields with a subscript before the program's first effect (:meth:`_steps`)."""
         self._select: Select | None = None
         self._runs: dict[Any, RunBatch] = {}
         self._lock = threading.Lock()
 
     def _steps(self, indent: str) -> str:
-        return "\n".join(f"{indent}{line}" for line in self._gen.lines) or f"{indent}pass"
+        """The steps of one record. Their lines before the first effect read fields with a subscript
+        (:func:`field_read`) when they read any: a missing field raises ``KeyError`` before anything was
+        changed, and the record starts over with ``.get`` reads (a fresh variable dict), so the result is
+        what the ``.get`` reads alone give; a record that has its fields pays for no method call."""
+        lines, fast = self._gen.lines, self._gen.fast
+        if fast is None:
+            return "\n".join(f"{indent}{line}" for line in lines) or f"{indent}pass"
+        inner = indent + "    "
+        again = ["c[2] = {}", *lines[:len(fast)]] if self._stateful and self._uses_vars else lines[:len(fast)]
+        return "\n".join([f"{indent}try:", *(inner + line for line in fast), f"{indent}except KeyError:",
+                          *(inner + line for line in again), *(indent + line for line in lines[len(fast):])])
 
     def _state(self, first: str, indent: str) -> str:
         """The statements starting a record: the per-record state ``c`` (when the steps need it) and ``e``."""

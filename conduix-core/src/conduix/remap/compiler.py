@@ -32,11 +32,11 @@ from conduix.errors import RemapAbort, RemapCompileError
 from conduix.remap import nodes as n
 from conduix.remap.assignments import AssignmentCompiler
 from conduix.remap.callsites import CallCompiler
-from conduix.remap.codegen import Batched, Emit, Gen, binary_emit, generate, plain_literal, variable
+from conduix.remap.codegen import Batched, Emit, Gen, binary_emit, field_read, generate, plain_literal, variable
 from conduix.remap.functions import function_table
 from conduix.remap.operators import binary, unary
 from conduix.remap.optypes import CHECKED, MUST, binary_type, is_comparison
-from conduix.remap.ownership import CopyNeed, input_copy, moved_reads, variables_in
+from conduix.remap.ownership import CopyNeed, input_copy, moved_reads, optimistic_prefix, variables_in
 from conduix.remap.parser import RESERVED
 from conduix.remap.paths import get_path
 from conduix.remap.static import State
@@ -260,7 +260,7 @@ class _Compiler(AssignmentCompiler, CallCompiler):
                 return Out(lambda c: c[2].get(name), known, emit=lambda g: held)
             if len(segs) == 1 and type(segs[0]) is str and of_variable.kinds == {"object"}:  # assigned, an object
                 key = segs[0]
-                field_of_variable = f"{variable(name, assigned=True)}.get({key!r})"
+                field_of_variable = field_read(variable(name, assigned=True), key)
                 return Out(lambda c: c[2][name].get(key), known, emit=lambda g: field_of_variable)
             return Out(lambda c: get_path(c[2].get(name), segs), known, emit=lambda g: f"_get_path({held}, {segs!r})")
         slot = 0 if node.target == "event" else 1
@@ -276,10 +276,10 @@ class _Compiler(AssignmentCompiler, CallCompiler):
             if root.kinds != {"object"}:  # the root was set to something that may not be an object
                 return Out(lambda c: c[slot].get(field) if type(c[slot]) is dict else None, known,
                            emit=lambda g: f"({holder}.get({field!r}) if type({holder}) is dict else None)")
-            emit: Emit = lambda g: f"{holder}.get({field!r})"  # noqa: E731
             if slot == 0:
-                return Out(lambda c: c[0].get(field), known, emit=emit)
-            return Out(lambda c: c[1].get(field), known, emit=emit)
+                read = field_read("e", field)
+                return Out(lambda c: c[0].get(field), known, emit=lambda g: read)
+            return Out(lambda c: c[1].get(field), known, emit=lambda g: f"c[1].get({field!r})")
         return Out(lambda c: get_path(c[slot], segs), known, emit=lambda g: f"_get_path({holder}, {segs!r})")
 
     # -- operators --------------------------------------------------------------
@@ -490,7 +490,8 @@ def compile_program(source: str) -> Compiled:
     last = tree.exprs[-1] if tree.exprs else tree
     body, run, batched = generate([(o.emit, o.fn) for o in outs], uses_meta=compiler.uses_meta,
                                  uses_vars=compiler.uses_vars, binary=binary, result_at=(last.line, last.column),
-                                 names_of=compiler.names_of)
+                                 names_of=compiler.names_of,
+                                 effect_free=optimistic_prefix(tree, compiler.functions))
     result = outs[-1].type if outs else NULL
     for returned in compiler.returns:
         result = union(result, returned)

@@ -23,7 +23,7 @@ from typing import Literal
 from conduix.remap import nodes as n
 from conduix.remap.functions.spec import FunctionSpec
 
-__all__ = ["CopyNeed", "input_copy", "moved_reads", "variables_in"]
+__all__ = ["CopyNeed", "effect_free", "input_copy", "moved_reads", "optimistic_prefix", "variables_in"]
 
 CopyNeed = Literal["none", "shallow", "deep"]
 _ORDER: dict[CopyNeed, int] = {"none": 0, "shallow": 1, "deep": 2}
@@ -101,6 +101,46 @@ def moved_reads(program: n.Block, functions: Mapping[str, FunctionSpec], *, bina
                 continue
             moved.add(id(query))
     return moved
+
+
+def effect_free(node: n.Node, functions: Mapping[str, FunctionSpec]) -> bool:
+    """Whether evaluating ``node`` changes nothing but the program's plain variables: no write to the event
+    or the metadata, no write below a variable (``x.a = ...``), no call of a function with effects (``del``,
+    ``log``: :attr:`FunctionSpec.effects`) or with a closure, no ``abort`` or ``return``.
+
+    Running such code twice from the start of a record gives what running it once does."""
+    for item in _walk(node):
+        if isinstance(item, n.Assign):
+            if not all(_plain_variable(target) for target in (item.target, item.err_target)):
+                return False
+        elif isinstance(item, n.Call):
+            spec = functions.get(item.name)
+            if spec is None or spec.effects or item.closure is not None:
+                return False
+        elif isinstance(item, (n.Closure, n.Abort, n.Return)):
+            return False
+    return True
+
+
+def optimistic_prefix(program: n.Block, functions: Mapping[str, FunctionSpec]) -> tuple[int, bool]:
+    """How many top-level statements of ``program`` come before its first effect (:func:`effect_free`), and
+    whether the statement after them is an assignment whose value has none (it runs up to its write).
+
+    The batch loops read event fields and fields of object variables there with a subscript, and start the
+    record over with ``.get`` reads when a field is missing (:class:`conduix.remap.codegen.Batched`)."""
+    for k, statement in enumerate(program.exprs):
+        if not effect_free(statement, functions):
+            split = (isinstance(statement, n.Assign) and statement.err_target is None
+                     and isinstance(statement.target, n.Query) and statement.target.target != "expr"
+                     and effect_free(statement.value, functions))
+            return k, split
+    return len(program.exprs), False
+
+
+def _plain_variable(target: n.Node | None) -> bool:
+    """``x`` or ``_`` as an assignment target (or no target at all)."""
+    return target is None or isinstance(target, n.Underscore) or (
+        isinstance(target, n.Query) and target.target == "var" and not target.segments)
 
 
 def _held(node: n.Node, functions: Mapping[str, FunctionSpec], whole: bool = True

@@ -49,7 +49,7 @@ def exists(state: list[Any], ref: Any) -> bool:
 
 
 @function(FUNCTIONS, "del", Param("path"), opt("compact", B, False), path_arg=True, fresh=False,
-          typer=lambda types, consts: types[0],
+          effects=True, typer=lambda types, consts: types[0],
           example='.field = "value"; del(.field) == "value"')
 def del_(state: list[Any], ref: Any, compact: bool) -> Any:
     """Remove a path and return the value it held (deleting ``.`` leaves an empty event)."""

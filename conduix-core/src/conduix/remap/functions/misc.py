@@ -26,7 +26,7 @@ _last_logged: dict[tuple[str, str], float] = {}
 
 
 @function(FUNCTIONS, "log", Param("value"), opt("level", S, "info"), opt("rate_limit_secs", kinds("integer"), 1),
-          returns=kinds("null"), example='log("Hello, World!", level: "info")')
+          returns=kinds("null"), effects=True, example='log("Hello, World!", level: "info")')
 def log(value: Any, level: str, rate_limit_secs: int) -> None:
     """Log a value to the ``conduix.remap`` logger, at most once per ``rate_limit_secs`` per message."""
     number = _LEVELS.get(level)

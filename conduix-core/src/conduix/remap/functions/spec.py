@@ -101,6 +101,10 @@ class FunctionSpec:
     call can fail although the function usually cannot (an algorithm known only at run time), else ``None``."""
     returns_argument: bool = False
     """The result is the first argument itself (``object!(x)``): it shares what that argument shares."""
+    effects: bool = False
+    """A call does something besides returning its value (``log`` writes a log line, ``del`` removes a
+    field). The batch loops read fields optimistically only before a program's first effect
+    (:func:`conduix.remap.ownership.effect_free`); a function with effects must say so here."""
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -120,15 +124,15 @@ def function(table: list[FunctionSpec], name: str, *params: Param, fallible: boo
              fast: Callable[[tuple[Any, ...]], Callable[[Any], Any] | None] | None = None,
              fast_raises: tuple[tuple[type[BaseException], ...], str | Callable[[BaseException], str]] = ((), ""),
              typer: Typer | None = None, closure_returns: Kinds = None,
-             checker: Checker | None = None,
-             returns_argument: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             checker: Checker | None = None, returns_argument: bool = False,
+             effects: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: describe ``impl`` as the remap function ``name`` and append it to ``table``."""
 
     def register(impl: Callable[..., Any]) -> Callable[..., Any]:
         table.append(FunctionSpec(name, tuple(params), impl, fallible, returns, closure, path_arg, fresh,
                                   summary or (impl.__doc__ or "").strip().split("\n")[0], example,
                                   fallible_unless, fast, fast_raises, typer, closure_returns, checker,
-                                  returns_argument))
+                                  returns_argument, effects))
         return impl
 
     return register
