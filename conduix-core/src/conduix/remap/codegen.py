@@ -284,16 +284,17 @@ class Batched:
         self._runs: dict[Any, RunBatch] = {}
         self._lock = threading.Lock()
 
-    def _steps(self, indent: str) -> str:
-        """The steps of one record. Their lines before the first effect read fields with a subscript
-        (:func:`field_read`) when they read any: a missing field raises ``KeyError`` before anything was
-        changed, and the record starts over with ``.get`` reads (a fresh variable dict), so the result is
-        what the ``.get`` reads alone give; a record that has its fields pays for no method call."""
+    def _steps(self, indent: str, optimistic: bool) -> str:
+        """The steps of one record. ``optimistic``: their lines before the first effect read fields with a
+        subscript (:func:`field_read`): a missing field raises ``KeyError`` before anything was changed, and
+        the record starts over with ``.get`` reads (a fresh variable dict; ``missed`` counts it), so the
+        result is what the ``.get`` reads alone give, and a record that has its fields pays for no method
+        call."""
         lines, fast = self._gen.lines, self._gen.fast
-        if fast is None:
+        if not optimistic or fast is None:
             return "\n".join(f"{indent}{line}" for line in lines) or f"{indent}pass"
         inner = indent + "    "
-        again = ["c[2] = {}", *lines[:len(fast)]] if self._stateful and self._uses_vars else lines[:len(fast)]
+        again = ["missed += 1", *(["c[2] = {}"] if self._stateful and self._uses_vars else []), *lines[:len(fast)]]
         return "\n".join([f"{indent}try:", *(inner + line for line in fast), f"{indent}except KeyError:",
                           *(inner + line for line in again), *(indent + line for line in lines[len(fast):])])
 
@@ -316,20 +317,28 @@ class Batched:
         """``select(records, metas, indices)``: :meth:`Condition.test` for the records at ``indices``."""
         with self._lock:
             if self._select is None:
-                self._select = self._write_select()
+                self._select = self._either(self._write_select)
         return self._select
 
-    def _write_select(self) -> Select:
+    def _either(self, write: Callable[[bool], Any]) -> Any:
+        """The loop ``write(optimistic)`` writes: the one that reads optimistically when the program has one,
+        turning to the other for a while after a batch where many records lacked a field (:class:`_Guess`)."""
+        if not self.optimistic:
+            return write(False)
+        return _Guess(write(True), write(False))
+
+    def _write_select(self, optimistic: bool) -> Select:
         source = (
             f"def _remap_select(records, metas, indices):\n"
             f"    kept = []\n"
             f"    keep = kept.append\n"
             f"    failed = 0\n"
             f"    first = None\n"
+            f"    missed = 0\n"
             f"    for i in indices:\n"
             f"        e = records[i]\n"
             f"{self._state('e', ' ' * 8)}"
-            f"        try:\n{self._steps(' ' * 12)}\n"
+            f"        try:\n{self._steps(' ' * 12, optimistic)}\n"
             f"            r = {self._last}\n"
             f"        except ExprError as exc:\n"
             f"            failed += 1\n"
@@ -354,7 +363,7 @@ class Batched:
             f"            failed += 1\n"
             f"            if first is None:\n"
             f"                first = _not_a_boolean(r)\n"
-            f"    return kept, failed, first\n"
+            f"    return {'(kept, failed, first), missed' if optimistic else 'kept, failed, first'}\n"
         )
         select: Select = self._compile(source, "_remap_select", "<remap condition>")
         return select
@@ -365,21 +374,22 @@ class Batched:
         with self._lock:  # a compiled program is shared (compile_program keeps it per source text)
             runner = self._runs.get(copy)
             if runner is None:
-                runner = self._runs[copy] = self._write_run(copy)
+                runner = self._runs[copy] = self._either(lambda optimistic: self._write_run(copy, optimistic))
         return runner
 
-    def _write_run(self, copy: Callable[[dict[str, Any]], dict[str, Any]] | None) -> RunBatch:
+    def _write_run(self, copy: Callable[[dict[str, Any]], dict[str, Any]] | None, optimistic: bool) -> RunBatch:
         first = "e" if copy is None else f"{self._gen.ref(copy)}(e)"
         source = (
             f"def _remap_run_batch(records, metas):\n"
             f"    out = []\n"
             f"    append = out.append\n"
             f"    failures = None\n"
+            f"    missed = 0\n"
             f"    i = -1\n"
             f"    for e in records:\n"
             f"        i += 1\n"
             f"{self._state(first, ' ' * 8)}"
-            f"        try:\n{self._steps(' ' * 12)}\n"
+            f"        try:\n{self._steps(' ' * 12, optimistic)}\n"
             f"        except ExprError as exc:\n"
             f"            problem = _failed(exc)\n"
             f"        except _Returned:\n"
@@ -401,10 +411,31 @@ class Batched:
             "            failures = []\n"
             "        failures.append((i, problem))\n"
             "        append(None)\n"
-            "    return out, failures\n"
+            f"    return {'(out, failures), missed' if optimistic else 'out, failures'}\n"
         )
         run: RunBatch = self._compile(source, "_remap_run_batch", "<remap program>")
         return run
+
+
+class _Guess:
+    """A batch loop that reads fields optimistically, and the one that does not. A record lacking one of the
+    fields runs its first statements twice (and raises on the way): after a batch where more than one record
+    in eight did, the next ``PATIENCE`` batches run the other loop, then the optimistic one is tried again."""
+
+    PATIENCE = 32
+    __slots__ = ("optimistic", "plain", "rest")
+
+    def __init__(self, optimistic: Callable[..., tuple[Any, int]], plain: Callable[..., Any]) -> None:
+        self.optimistic, self.plain, self.rest = optimistic, plain, 0
+
+    def __call__(self, records: Sequence[dict[str, Any]], *args: Any) -> Any:
+        if self.rest:  # shared by the threads running the program: a lost update only shifts the next try
+            self.rest -= 1
+            return self.plain(records, *args)
+        result, missed = self.optimistic(records, *args)
+        if missed * 8 > len(records):
+            self.rest = self.PATIENCE
+        return result
 
 
 def indent(lines: list[str]) -> list[str]:
