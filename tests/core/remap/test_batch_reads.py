@@ -34,6 +34,10 @@ PROGRAMS = [
     '.source = %source\n%seen = .host\n.k = .n',
     # fails on some records
     '.n = int!(.n) + 1\n.host = .host',
+    # the root may end up something else than an object (a failure), or the program returns early
+    ". = parse_json!(.message)",
+    'if .level == "debug" { return 1 }\n.x = .host',
+    'if .level == "debug" { . = [.host] }\n.n = .n',
 ]
 
 FIELDS = {
@@ -83,7 +87,8 @@ def expected_metas(source: str, batch: list[dict[str, Any]], metas: list[dict[st
 
 
 CONDITIONS = ['.level != "debug"', '.level == "info" && .host == "web-1"', 'exists(.n) || .user == "someone"',
-              'm = parse_json(.message) ?? {}\nis_object(m) && m.user == "u1"', '.n > 0']
+              'm = parse_json(.message) ?? {}\nis_object(m) && m.user == "u1"', '.n > 0',
+              'if .level == "info" { true } else { .n }']  # a value that is not a boolean: a failure
 
 
 @settings(max_examples=60, deadline=None)

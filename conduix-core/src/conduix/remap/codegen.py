@@ -197,7 +197,8 @@ def plain_literal(value: Any) -> bool:
 
 def generate(steps: list[tuple[Emit | None, Fn]], *, uses_meta: bool = False, uses_vars: bool = False,
              binary: bool = False, result_at: tuple[int, int] = (1, 1), names_of: NamesOf | None = None,
-             effect_free: tuple[int, bool] = (0, False)) -> tuple[Fn, Callable[..., Any], Batched]:
+             effect_free: tuple[int, bool] = (0, False), ends_with_object: bool = False,
+             boolean: bool = False) -> tuple[Fn, Callable[..., Any], Batched]:
     """Functions from the top-level ``steps``: ``body(c)``, the value of the last step (for ``evaluate``
     and conditions); ``run(event, metadata=None)``, what :meth:`Program.run` does for one record:
     the per-record state, the steps, the error translation and the check that the result is an object;
@@ -205,7 +206,9 @@ def generate(steps: list[tuple[Emit | None, Fn]], *, uses_meta: bool = False, us
 
     ``names_of(fn)``: the variables the closure ``fn`` may touch; the others become Python locals.
     ``effect_free``: how many steps come before the first effect, and whether that one runs up to its write
-    before it has one (:func:`conduix.remap.ownership.optimistic_prefix`)."""
+    before it has one (:func:`conduix.remap.ownership.optimistic_prefix`). ``ends_with_object``: the types
+    prove that the event is an object when the program ends without ``return`` (no check per record);
+    ``boolean``: that the last step's value is a boolean."""
     gen = Gen(names_of)
     last = "None"
     before, split = effect_free
@@ -257,7 +260,8 @@ def generate(steps: list[tuple[Emit | None, Fn]], *, uses_meta: bool = False, us
                                                    line=line, column=column),
     })
     exec(compile(source, "<remap program>", "exec"), gen.ns)
-    batched = Batched(gen, last, uses_meta=uses_meta, uses_vars=uses_vars, binary=binary, state=state)
+    batched = Batched(gen, last, uses_meta=uses_meta, uses_vars=uses_vars, binary=binary, state=state,
+                      ends_with_object=ends_with_object, boolean=boolean)
     return gen.ns["_remap_body"], gen.ns["_remap_run"], batched
 
 
@@ -274,8 +278,9 @@ class Batched:
     the per-record form gives; a program never run on batches never pays for compiling them."""
 
     def __init__(self, gen: Gen, last: str, *, uses_meta: bool, uses_vars: bool, binary: bool,
-                 state: bool = True) -> None:
+                 state: bool = True, ends_with_object: bool = False, boolean: bool = False) -> None:
         self._gen, self._last = gen, last
+        self._object, self._boolean = ends_with_object, boolean
         self._uses_meta, self._uses_vars, self._binary = uses_meta, uses_vars, binary
         self._stateful = state
         self.optimistic = gen.fast is not None
@@ -297,6 +302,16 @@ class Batched:
         again = ["missed += 1", *(["c[2] = {}"] if self._stateful and self._uses_vars else []), *lines[:len(fast)]]
         return "\n".join([f"{indent}try:", *(inner + line for line in fast), f"{indent}except KeyError:",
                           *(inner + line for line in again), *(indent + line for line in lines[len(fast):])])
+
+    def _passed(self, known: bool) -> str:
+        """The statements passing a record's event on when the program ran to its end (or returned); an event
+        that is not an object (``known``: it surely is) is the record's failure, ``problem``."""
+        lines = [*(["e = c[0]"] if self._stateful else []), *(["_printable(e)"] if self._binary else []),
+                 "append(e)", "continue"]
+        if not known:
+            lines = [*lines[:-3], "if type(e) is dict:", *(f"    {line}" for line in lines[-3:]),
+                     "problem = _not_an_object(e)"]
+        return "".join(f"            {line}\n" for line in lines)
 
     def _state(self, first: str, indent: str) -> str:
         """The statements starting a record: the per-record state ``c`` (when the steps need it) and ``e``."""
@@ -339,25 +354,29 @@ class Batched:
             f"        e = records[i]\n"
             f"{self._state('e', ' ' * 8)}"
             f"        try:\n{self._steps(' ' * 12, optimistic)}\n"
-            f"            r = {self._last}\n"
-            f"        except ExprError as exc:\n"
-            f"            failed += 1\n"
-            f"            if first is None:\n"
-            f"                first = _failed(exc)\n"
-            f"            continue\n"
-            f"        except _RemapError as exc:\n"
-            f"            failed += 1\n"
-            f"            if first is None:\n"
-            f"                first = exc\n"
-            f"            continue\n"
-            f"        except _Returned as ret:\n"
-            f"            r = ret.value\n"
-            f"        except RecursionError:\n"
-            f"            failed += 1\n"
-            f"            if first is None:\n"
-            f"                first = _too_deep()\n"
-            f"            continue\n"
-            f"        if r is True:\n"
+            + ("" if self._boolean else f"            r = {self._last}\n")
+            + "        except ExprError as exc:\n"
+            "            failed += 1\n"
+            "            if first is None:\n"
+            "                first = _failed(exc)\n"
+            "            continue\n"
+            "        except _RemapError as exc:\n"
+            "            failed += 1\n"
+            "            if first is None:\n"
+            "                first = exc\n"
+            "            continue\n"
+            "        except _Returned as ret:\n"
+            "            r = ret.value\n"
+            "        except RecursionError:\n"
+            "            failed += 1\n"
+            "            if first is None:\n"
+            "                first = _too_deep()\n"
+            "            continue\n"
+            + (f"        else:\n"  # the value is a boolean: kept or not, no check
+               f"            if {self._last}:\n"
+               f"                keep(i)\n"
+               f"            continue\n" if self._boolean else "")
+            + f"        if r is True:\n"
             f"            keep(i)\n"
             f"        elif r is not False:\n"
             f"            failed += 1\n"
@@ -398,15 +417,8 @@ class Batched:
             f"            problem = exc\n"
             f"        except RecursionError:\n"
             f"            problem = _too_deep()\n"
-            f"        else:\n"
-            f"            problem = None\n"
-            f"        if problem is None:\n"
-            + ("            e = c[0]\n" if self._stateful else "")
-            + "            if type(e) is dict:\n"
-            + ("                _printable(e)\n" if self._binary else "")
-            + "                append(e)\n"
-            "                continue\n"
-            "            problem = _not_an_object(e)\n"
+            f"        else:\n{self._passed(self._object)}"
+            f"        if problem is None:  # returned\n{self._passed(False)}"
             "        if failures is None:\n"
             "            failures = []\n"
             "        failures.append((i, problem))\n"

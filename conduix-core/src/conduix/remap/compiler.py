@@ -491,7 +491,9 @@ def compile_program(source: str) -> Compiled:
     body, run, batched = generate([(o.emit, o.fn) for o in outs], uses_meta=compiler.uses_meta,
                                  uses_vars=compiler.uses_vars, binary=binary, result_at=(last.line, last.column),
                                  names_of=compiler.names_of,
-                                 effect_free=optimistic_prefix(tree, compiler.functions))
+                                 effect_free=optimistic_prefix(tree, compiler.functions),
+                                 ends_with_object=compiler.state.event.kinds == {"object"},
+                                 boolean=bool(outs) and outs[-1].type.kinds == {"boolean"})
     result = outs[-1].type if outs else NULL
     for returned in compiler.returns:
         result = union(result, returned)
