@@ -80,7 +80,10 @@ class _OpenFile:
         (lines over ``limit`` bytes, never held whole), reading a chunk at a time."""
         lines, start = self.lines, self.next
         while len(lines) - start < count and not self.unterminated:
-            chunk = self.handle.read(CHUNK_BYTES)
+            # a chunk completes the partial line to at most CHUNK_BYTES (unless that is long): with the default
+            # max_line_bytes no line of it can be over the limit, which _split then need not look for
+            chunk = self.handle.read(CHUNK_BYTES - len(self.partial) if len(self.partial) < CHUNK_BYTES // 2
+                                     else CHUNK_BYTES)
             if chunk:
                 parts = self._split(chunk, limit)
             elif (self.partial or self.long is not None) and not follow:  # a last line without newline
@@ -115,11 +118,12 @@ class _OpenFile:
             parts.append(self.long)
             self.long, chunk = None, chunk[cut + 1:]
             self.longs += 1
-        pieces = (self.partial + chunk).split(b"\n")
+        data = self.partial + chunk
+        pieces = data.split(b"\n")
         self.partial = pieces.pop()
         if len(self.partial) > limit:
             self.long, self.partial = _long(self.partial[:limit], len(self.partial)), b""
-        if pieces and max(map(len, pieces)) > limit:
+        if len(data) > limit and pieces and max(map(len, pieces)) > limit:
             pieces = [_long(piece[:limit], len(piece)) if len(piece) > limit else piece for piece in pieces]
             self.longs += sum(isinstance(piece, _Long) for piece in pieces)
         parts += pieces
