@@ -340,7 +340,7 @@ class Batched:
         turning to the other for a while after a batch where many records lacked a field (:class:`_Guess`)."""
         if not self.optimistic:
             return write(False)
-        return _Guess(write(True), write(False))
+        return _Guess(write(True), lambda: write(False))
 
     def _write_select(self, optimistic: bool) -> Select:
         source = (
@@ -430,19 +430,24 @@ class Batched:
 
 
 class _Guess:
-    """A batch loop that reads fields optimistically, and the one that does not. A record lacking one of the
-    fields runs its first statements twice (and raises on the way): after a batch where more than one record
-    in eight did, the next ``PATIENCE`` batches run the other loop, then the optimistic one is tried again."""
+    """A batch loop that reads fields optimistically, and the one that does not (``write_plain()`` writes it
+    when first needed). A record lacking one of the fields runs its first statements twice (and raises on the
+    way): after a batch where more than one record in eight did, the next ``PATIENCE`` batches run the other
+    loop, then the optimistic one is tried again."""
 
     PATIENCE = 32
-    __slots__ = ("optimistic", "plain", "rest")
+    __slots__ = ("optimistic", "plain", "rest", "write_plain")
 
-    def __init__(self, optimistic: Callable[..., tuple[Any, int]], plain: Callable[..., Any]) -> None:
-        self.optimistic, self.plain, self.rest = optimistic, plain, 0
+    def __init__(self, optimistic: Callable[..., tuple[Any, int]], write_plain: Callable[[], Callable[..., Any]]
+                 ) -> None:
+        self.optimistic, self.write_plain, self.rest = optimistic, write_plain, 0
+        self.plain: Callable[..., Any] | None = None
 
     def __call__(self, records: Sequence[dict[str, Any]], *args: Any) -> Any:
         if self.rest:  # shared by the threads running the program: a lost update only shifts the next try
             self.rest -= 1
+            if self.plain is None:
+                self.plain = self.write_plain()
             return self.plain(records, *args)
         result, missed = self.optimistic(records, *args)
         if missed * 8 > len(records):
