@@ -87,7 +87,8 @@ class Gen:
         self._count = 0
         self._refs: dict[int, str] = {}
         self.barrier: int | None = None
-        """The lines before this index run before the program's first effect (None: no effect was met)."""
+        """The lines before this index run before the program's first effect (set while :func:`generate` writes
+        the steps: :meth:`effects_from`, :meth:`store_point`)."""
         self._statement = 0
         self._split = False
         self.fast: list[str] | None = None
