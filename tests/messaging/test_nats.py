@@ -44,6 +44,10 @@ def test_core_queue_group_shares_wildcard_subjects(nats_url: str, tmp_path: Path
     assert all(sink_of(run, "out").records for run in runs)  # and both members got some
     meta = sink_of(runs[0], "out").meta[0]
     assert meta["subject"].startswith(base + ".") and meta["subject"].endswith(".orders")
+    for run in runs:  # each member numbers what it received, 1, 2, 3... (read when a component asks)
+        metas = sink_of(run, "out").meta
+        assert [list(m) for m in metas] == [["source", "subject", "position"]] * len(metas)
+        assert [m["position"] for m in metas] == [f"{m['subject']}#{k}" for k, m in enumerate(metas, 1)]
 
 
 def test_core_sink_fills_subject_template(nats_url: str) -> None:

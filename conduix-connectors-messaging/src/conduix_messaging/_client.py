@@ -16,6 +16,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Coroutine
+from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
 import orjson
@@ -132,8 +133,8 @@ class MessageSource(AsyncClient):
         """The record metadata of a message (``source`` and ``position`` are set here)."""
         raise NotImplementedError
 
-    def _body(self, message: Any) -> bytes:
-        raise NotImplementedError
+    _body: ClassVar[attrgetter[bytes]]
+    """The body of a message: an ``operator.attrgetter``, so that a batch's bodies are read in C."""
 
     def _keeps(self, messages: list[Any]) -> bool:
         """Whether the batch's messages wait for an acknowledgement (False: best effort, no position)."""
@@ -159,15 +160,13 @@ class MessageSource(AsyncClient):
     def _batch(self, messages: list[Any]) -> Batch:
         fmt = self.config.format  # type: ignore[attr-defined]
         if fmt == "json":  # the common case: every body a JSON object, decoded in one pass
-            body_of = self._body
             try:
-                records = [loads(body_of(message)) for message in messages]
+                records = list(map(loads, map(self._body, messages)))
             except orjson.JSONDecodeError:
                 pass  # one is not JSON: the loop below rejects it and keeps the others
             else:
-                for index, value in enumerate(records):
-                    if type(value) is not dict:
-                        records[index] = {"message": value}
+                if set(map(type, records)) != {dict}:
+                    records = [value if type(value) is dict else {"message": value} for value in records]
                 return self._batch_of(messages, records, self._metas(messages), None)
         records = []
         meta: list[dict[str, Any]] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from operator import attrgetter
 from typing import Any, Literal
 
 from pydantic import Field
@@ -145,8 +146,7 @@ class AmqpSource(MessageSource, Source[AmqpSourceConfig]):
             m["headers"] = dict(message.headers)
         return m
 
-    def _body(self, message: Any) -> bytes:
-        return message.body
+    _body = attrgetter("body")
 
     def _keeps(self, messages: list[Any]) -> bool:
         return True

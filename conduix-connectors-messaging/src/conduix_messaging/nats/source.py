@@ -11,11 +11,12 @@ import asyncio
 import collections
 import logging
 import threading
+from operator import attrgetter
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from conduix.connector import Access, ComponentConfig, ConnectorError, Context, SharedMeta, Source
+from conduix.connector import Access, ComponentConfig, ConnectorError, Context, ReadColumn, SharedMeta, Source
 from conduix_messaging._client import MessageSource
 from conduix_messaging._common import PayloadFormat
 from conduix_messaging.nats._connection import NatsConnectionConfig, connect, is_transient
@@ -23,6 +24,8 @@ from conduix_messaging.nats._connection import NatsConnectionConfig, connect, is
 __all__ = ["JetStreamSourceConfig", "NatsSource", "NatsSourceConfig"]
 
 logger = logging.getLogger(__name__)
+
+_HEADERS, _REPLY, _SUBJECT = attrgetter("headers"), attrgetter("reply"), attrgetter("subject")
 
 
 class JetStreamSourceConfig(ComponentConfig):
@@ -207,12 +210,15 @@ class NatsSource(MessageSource, Source[NatsSourceConfig]):
             return [self._meta(msg) for msg in messages]
         seq = self._seq
         self._seq = seq + len(messages)
-        if any(msg.headers or msg.reply for msg in messages):
+        if any(map(_HEADERS, messages)) or any(map(_REPLY, messages)):
             return [self._meta(msg, n) for n, msg in enumerate(messages, seq + 1)]
         # core NATS, the common case: kept per batch, the dicts (the same as _meta's) made only when read
-        subjects = [msg.subject for msg in messages]
-        return SharedMeta({"source": self.id}, {"subject": subjects, "position": [
-            f"{subject}#{n}" for n, subject in enumerate(subjects, seq + 1)]})
+        subjects = list(map(_SUBJECT, messages))
+
+        def position(n: int) -> str:
+            return f"{subjects[n - seq - 1]}#{n}"
+        return SharedMeta({"source": self.id}, {"subject": subjects, "position": ReadColumn(
+            range(seq + 1, seq + 1 + len(subjects)), position)})
 
     def _meta(self, msg: Any, seq: int | None = None) -> dict[str, Any]:
         if seq is None:
@@ -233,8 +239,7 @@ class NatsSource(MessageSource, Source[NatsSourceConfig]):
             m["position"] = f"{msg.subject}#{seq}"
         return m
 
-    def _body(self, msg: Any) -> bytes:
-        return msg.data
+    _body = attrgetter("data")
 
     def _keeps(self, messages: list[Any]) -> bool:
         if self.config.jetstream is None:
