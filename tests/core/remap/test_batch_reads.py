@@ -74,6 +74,10 @@ def test_the_batch_loop_gives_what_one_record_at_a_time_gives(source: str, batch
     events, failures = compile(source).run_batch(copy.deepcopy(batch), batch_metas)
     assert (events, [(i, str(exc)) for i, exc in failures or []]) == expected
     assert batch_metas == expected_metas(source, batch, metas)
+    kept = copy.deepcopy(batch)  # as the remap stage runs it when a failed record passes on unchanged
+    events, failures = compile(source).run_batch(kept, copy.deepcopy(metas), keep_input=True)
+    assert (events, [(i, str(exc)) for i, exc in failures or []]) == expected
+    assert kept == batch
 
 
 def expected_metas(source: str, batch: list[dict[str, Any]], metas: list[dict[str, Any]]) -> list[dict[str, Any]]:
