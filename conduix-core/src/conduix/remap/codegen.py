@@ -39,6 +39,8 @@ _ASSIGNED, _MAYBE = "\x02", "\x03"
 _SET_EVENT = "\x04"
 _READ = re.compile("\x05([^\x06]*)\x06([^\x07]*)\x07")
 _CONTINUED = ("except", "else", "elif", "finally")
+_MISSED = "    missed = 0\n"
+"""The count of the records an optimistic batch loop started over (:meth:`Batched._steps`)."""
 
 
 def variable(name: str, *, assigned: bool = False) -> str:
@@ -350,7 +352,7 @@ class Batched:
             f"    keep = kept.append\n"
             f"    failed = 0\n"
             f"    first = None\n"
-            f"    missed = 0\n"
+            f"{_MISSED if optimistic else ''}"
             f"    for i in indices:\n"
             f"        e = records[i]\n"
             f"{self._state('e', ' ' * 8)}"
@@ -404,7 +406,7 @@ class Batched:
             f"    out = []\n"
             f"    append = out.append\n"
             f"    failures = None\n"
-            f"    missed = 0\n"
+            f"{_MISSED if optimistic else ''}"
             f"    i = -1\n"
             f"    for e in records:\n"
             f"        i += 1\n"
