@@ -77,3 +77,22 @@ def test_a_plain_file_run_imports_no_library_it_does_not_use(tmp_path: Path) -> 
     imported = {name: why for name, why in NOT_NEEDED.items() if name in modules}
     assert not imported, f"a plain file run imported {imported}: import them where they are used"
     assert not [name for name in NOT_NEEDED_HERE if name in modules]
+
+
+UNTRACED = """\
+import sys
+import conduix_kafka.sink, conduix_kafka.source, conduix_messaging.nats, conduix_messaging.amqp
+import conduix.builtins.http_sink
+from conduix.components import Batch
+from conduix.observability.tracing import extract_context, trace_headers
+assert trace_headers(Batch([{"a": 1}])) == {}
+assert extract_context({"content-type": b"application/json"}) is None
+print(sorted(name for name in sys.modules if name.split(".")[0] == "opentelemetry"))
+"""
+
+
+def test_message_connectors_load_opentelemetry_only_for_a_trace() -> None:
+    # they write and read W3C trace headers; a batch of a run without telemetry carries no trace to write
+    proc = subprocess.run([sys.executable, "-c", UNTRACED], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

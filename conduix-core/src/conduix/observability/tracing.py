@@ -9,15 +9,23 @@ trace from there (:func:`extract_context`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 __all__ = ["extract_context", "trace_headers"]
 
-_PROPAGATOR = TraceContextTextMapPropagator()
+
+@cache
+def _propagator() -> TraceContextTextMapPropagator:
+    # OpenTelemetry loads when a trace is first written or read: the sinks and sources that import this module
+    # (Kafka, NATS, AMQP, HTTP) load none of it in a run without telemetry, whose batches carry no trace
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return TraceContextTextMapPropagator()
 
 
 def trace_headers(batch: Any) -> dict[str, str]:
@@ -26,7 +34,7 @@ def trace_headers(batch: Any) -> dict[str, str]:
     if context is None:
         return {}
     carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier, context=context)
+    _propagator().inject(carrier, context=context)
     return carrier
 
 
@@ -42,7 +50,9 @@ def extract_context(headers: Mapping[str, Any] | None) -> Context | None:
             carrier[key.lower()] = value.decode("latin-1") if isinstance(value, bytes) else str(value)
     if "traceparent" not in carrier:
         return None
-    context = _PROPAGATOR.extract(carrier)
+    from opentelemetry import trace
+
+    context = _propagator().extract(carrier)
     span_context = trace.get_current_span(context).get_span_context()
     return context if span_context.is_valid else None
 
