@@ -1,4 +1,5 @@
-"""What a plain ``conduix run`` of a file -> filter -> remap -> file pipeline imports: nothing it does not use.
+"""What a plain ``conduix run`` of a file -> filter -> remap -> file pipeline imports: nothing it does not use;
+and the message connectors load OpenTelemetry only for a batch that carries a trace.
 
 Start-up is part of every whole-process run (issue 22); each module here costs CPU at every start. A run
 without telemetry, supervision, servers or a terminal must not load their libraries: they are imported where
