@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from conduix.errors import RemapAbort, RemapCompileError, RemapError
-from conduix.remap.compiler import compile_program
+from conduix.remap.compiler import Compiled, compile_program
 from conduix.remap.paths import clone
 from conduix.remap.values import ExprError, Returned, export, kind_of
 
@@ -16,7 +16,46 @@ _COPIES: dict[str, Callable[[dict[str, Any]], dict[str, Any]] | None] = {"none":
                                                                          "deep": clone}
 
 
-class Program:
+class _Compiled:
+    """What a program and a condition share: the source, its compiled forms, its warnings."""
+
+    __slots__ = ("_batched", "_body", "_uses_meta", "_uses_vars", "source", "warnings")
+
+    def __init__(self, source: str, compiled: Compiled) -> None:
+        self.source = source
+        self._body = compiled.body
+        self._uses_vars = compiled.uses_vars
+        self._uses_meta = compiled.uses_meta
+        assert compiled.batched is not None
+        self._batched = compiled.batched
+        self.warnings = [f"line {line}, column {column}: {message}" for message, line, column in compiled.warnings]
+        """VRL's compile-time warnings: the program runs, but part of it is useless (``now!()``...)."""
+
+    def __reduce__(self) -> tuple[type[_Compiled], tuple[str]]:
+        # closures do not pickle; the source does, and compiling it again gives the same program
+        return (type(self), (self.source,))
+
+    @property
+    def uses_metadata(self) -> bool:
+        """Whether it reads or writes ``%`` metadata paths."""
+        return bool(self._uses_meta)
+
+    def _value(self, event: dict[str, Any], metadata: dict[str, Any] | None) -> tuple[Any, Any]:
+        """Run once: the value of the last expression (or of ``return``) and the event as it ends."""
+        state: list[Any] = [event, metadata if metadata is not None or not self._uses_meta else {},
+                 {} if self._uses_vars else None]
+        try:
+            value = self._body(state)
+        except ExprError as exc:
+            raise RemapError(exc.full_message(), line=exc.line, column=exc.column) from None
+        except Returned as ret:
+            value = ret.value
+        except RecursionError:
+            raise RemapError("the program nests too deeply for this value") from None
+        return value, state[0]
+
+
+class Program(_Compiled):
     """A remap program compiled once; :meth:`run` it for every record.
 
     ``run(event, metadata=None)`` changes the event in place and returns it
@@ -28,7 +67,7 @@ class Program:
     with :attr:`copy_input`.
     """
 
-    __slots__ = ("_batched", "_body", "_uses_meta", "_uses_vars", "copy_input", "run", "source", "warnings")
+    __slots__ = ("copy_input", "run")
 
     run: Callable[..., dict[str, Any]]
     """``run(event, metadata=None) -> event``: the program for one record (generated once, see
@@ -36,33 +75,18 @@ class Program:
 
     def __init__(self, source: str) -> None:
         compiled = compile_program(source)
-        self.source = source
-        self._body = compiled.body
-        self._uses_vars = compiled.uses_vars
-        self._uses_meta = compiled.uses_meta
-        assert compiled.run is not None and compiled.batched is not None
+        super().__init__(source, compiled)
+        assert compiled.run is not None
         self.run = compiled.run
-        self._batched = compiled.batched
         self.copy_input: Callable[[dict[str, Any]], dict[str, Any]] | None = _COPIES[compiled.copy_input]
         """What keeps an event intact through :meth:`run`: ``None`` when the program never changes the event it
         receives (it replaces the root before writing), ``dict`` when it only sets or deletes top-level fields,
         else a deep copy (:mod:`conduix.remap.ownership`)."""
-        self.warnings = [f"line {line}, column {column}: {message}" for message, line, column in compiled.warnings]
-        """VRL's compile-time warnings: the program runs, but part of it is useless (``now!()``...)."""
 
     def __repr__(self) -> str:
         lines = self.source.strip().splitlines() or [""]
         more = ", ..." if len(lines) > 1 else ""
         return f"Program({lines[0]!r}{more})"
-
-    def __reduce__(self) -> tuple[type[Program], tuple[str]]:
-        # closures do not pickle; the source does, and compiling it again gives the same program
-        return (Program, (self.source,))
-
-    @property
-    def uses_metadata(self) -> bool:
-        """Whether the program reads or writes ``%`` metadata paths."""
-        return bool(self._uses_meta)
 
     def run_batch(self, records: Sequence[dict[str, Any]], metas: Sequence[dict[str, Any]] | None = None, *,
                   keep_input: bool = False) -> tuple[list[dict[str, Any] | None],
@@ -85,23 +109,14 @@ class Program:
         The value is JSON-ready as VRL's test runner shows it (timestamps as
         RFC 3339 strings, regexes as their pattern).
         """
-        state: list[Any] = [event, metadata if metadata is not None or not self._uses_meta else {},
-                 {} if self._uses_vars else None]
-        try:
-            value = self._body(state)
-        except ExprError as exc:
-            raise RemapError(exc.full_message(), line=exc.line, column=exc.column) from None
-        except Returned as ret:
-            value = ret.value
-        except RecursionError:
-            raise RemapError("the program nests too deeply for this value") from None
-        return export(value), state[0]
+        value, event = self._value(event, metadata)
+        return export(value), event
 
 
-class Condition:
+class Condition(_Compiled):
     """A remap expression that decides about a record (``filter``, ``router``)."""
 
-    __slots__ = ("_batched", "_body", "_result_at", "_uses_meta", "_uses_vars", "source", "warnings")
+    __slots__ = ("_result_at",)
 
     def __init__(self, source: str) -> None:
         compiled = compile_program(source)
@@ -111,26 +126,11 @@ class Condition:
             raise RemapCompileError(f"a condition must return a boolean, this one returns {kinds_text}",
                                     line=line, column=column, source=source,
                                     hint="compare something, e.g. .status == 200")
-        self.source = source
-        self._body = compiled.body
-        self._uses_vars = compiled.uses_vars
-        self._uses_meta = compiled.uses_meta
+        super().__init__(source, compiled)
         self._result_at = compiled.result_at
-        assert compiled.batched is not None
-        self._batched = compiled.batched
-        self.warnings = [f"line {line}, column {column}: {message}" for message, line, column in compiled.warnings]
-        """VRL's compile-time warnings: the program runs, but part of it is useless (``now!()``...)."""
 
     def __repr__(self) -> str:
         return f"Condition({self.source.strip()!r})"
-
-    def __reduce__(self) -> tuple[type[Condition], tuple[str]]:
-        return (Condition, (self.source,))
-
-    @property
-    def uses_metadata(self) -> bool:
-        """Whether the condition reads or writes ``%`` metadata paths."""
-        return bool(self._uses_meta)
 
     def select(self, records: Sequence[dict[str, Any]], metas: Sequence[dict[str, Any]] | None = None,
                indices: Iterable[int] | None = None) -> tuple[list[int], int, RemapError | None]:
@@ -146,16 +146,7 @@ class Condition:
 
     def test(self, event: dict[str, Any], metadata: dict[str, Any] | None = None) -> bool:
         """True when the condition holds. A non-boolean result is a :class:`RemapError`."""
-        state: list[Any] = [event, metadata if metadata is not None or not self._uses_meta else {},
-                 {} if self._uses_vars else None]
-        try:
-            value = self._body(state)
-        except ExprError as exc:
-            raise RemapError(exc.full_message(), line=exc.line, column=exc.column) from None
-        except Returned as ret:
-            value = ret.value
-        except RecursionError:
-            raise RemapError("the program nests too deeply for this value") from None
+        value, _ = self._value(event, metadata)
         if value is True:
             return True
         if value is False:
