@@ -16,7 +16,7 @@ _COPIES: dict[str, Callable[[dict[str, Any]], dict[str, Any]] | None] = {"none":
                                                                          "deep": clone}
 
 
-class _Compiled:
+class _Runnable:
     """What a program and a condition share: the source, its compiled forms, its warnings."""
 
     __slots__ = ("_batched", "_body", "_uses_meta", "_uses_vars", "source", "warnings")
@@ -31,7 +31,7 @@ class _Compiled:
         self.warnings = [f"line {line}, column {column}: {message}" for message, line, column in compiled.warnings]
         """VRL's compile-time warnings: the program runs, but part of it is useless (``now!()``...)."""
 
-    def __reduce__(self) -> tuple[type[_Compiled], tuple[str]]:
+    def __reduce__(self) -> tuple[type[_Runnable], tuple[str]]:
         # closures do not pickle; the source does, and compiling it again gives the same program
         return (type(self), (self.source,))
 
@@ -55,7 +55,7 @@ class _Compiled:
         return value, state[0]
 
 
-class Program(_Compiled):
+class Program(_Runnable):
     """A remap program compiled once; :meth:`run` it for every record.
 
     ``run(event, metadata=None)`` changes the event in place and returns it
@@ -113,7 +113,7 @@ class Program(_Compiled):
         return export(value), event
 
 
-class Condition(_Compiled):
+class Condition(_Runnable):
     """A remap expression that decides about a record (``filter``, ``router``)."""
 
     __slots__ = ("_result_at",)
