@@ -9,7 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
+from conduix.connector import Context
 from conduix.testing import eventually
+from conduix_messaging.amqp.source import AmqpSource, AmqpSourceConfig
 
 from . import amqp_helpers
 from .conftest import run_async, start_pipeline, stop, unique
@@ -59,9 +61,11 @@ def test_amqp_lag_is_the_queue_depth(amqp_url: str, tmp_path: Path) -> None:
     amqp_helpers.run(amqp_helpers.publish(amqp_url, queue, [orjson.dumps({"id": i}) for i in range(500)]))
     source = {"type": "amqp", "url": amqp_url, "queue": queue, "prefetch": 100}
     held = start_pipeline(holding(source, hold=True), tmp_path / "held")
-    try:  # 100 delivered and held (the prefetch window), 400 ready in the queue
-        eventually(lambda: lag_of(held) == 500, 30,
-                   lambda: f"the queue's depth plus what is held (lag: {held.nodes['in'].lag()})")
+    try:  # 100 delivered and held (the prefetch window), 400 ready in the queue; the first depth read may
+        # predate the deliveries (500 ready, nothing held), so wait for the whole window to be read too
+        eventually(lambda: lag_of(held) == 500 and held.nodes["in"].stats.records_out == 100, 30,
+                   lambda: f"the queue's depth plus what is held (lag: {held.nodes['in'].lag()}, "
+                           f"{held.nodes['in'].stats.records_out} read)")
         assert held.nodes["in"].lag() == {queue: 500}
     finally:
         stop(held)  # stopping closes the window: its 100 records are written and acknowledged
@@ -72,3 +76,21 @@ def test_amqp_lag_is_the_queue_depth(amqp_url: str, tmp_path: Path) -> None:
                            f"{flowing.nodes['in'].stats.records_out} read)")
     finally:
         stop(flowing)
+
+
+@pytest.mark.integration("rabbitmq")
+def test_amqp_lag_counts_the_prefetched_messages_not_yet_read(amqp_url: str) -> None:
+    """Delivered into the prefetch buffer but not yet in a batch: unacknowledged, so still lag."""
+    queue = unique("lag")
+    amqp_helpers.run(amqp_helpers.declare(amqp_url, queue))
+    amqp_helpers.run(amqp_helpers.publish(amqp_url, queue, [orjson.dumps({"id": i}) for i in range(30)]))
+    source = AmqpSource(AmqpSourceConfig(url=amqp_url, queue=queue, prefetch=20), Context("in"))
+    source.open()
+    try:  # nothing read: 20 in the prefetch buffer, 10 ready; then 5 read into a batch
+        eventually(lambda: source.lag() == {queue: 30} and source._queue.qsize() == 20, 30,
+                   lambda: f"30 unacknowledged before any read (lag {source.lag()})")
+        batch = source.read(5)
+        assert batch is not None and len(batch) == 5
+        assert source.lag() == {queue: 30}
+    finally:
+        source.close()

@@ -127,12 +127,14 @@ class AmqpSource(MessageSource, Source[AmqpSourceConfig]):
 
     def lag(self) -> dict[str, int] | None:
         """Messages in the queue not yet acknowledged by this source: ready (as the broker said at most
-        ``DEPTH_EVERY`` seconds ago) plus delivered to us and unacknowledged, keyed by queue."""
+        ``DEPTH_EVERY`` seconds ago) plus delivered to us and unacknowledged, whether already in a batch or
+        still in the prefetch buffer, keyed by queue."""
         if self._depth is None:
             return None
         with self._pending_lock:
             unacked = sum(len(m) for m in self._pending.values())
-        return {self.config.queue: self._depth + unacked}
+        buffered = self._queue.qsize() if self._queue is not None else 0
+        return {self.config.queue: self._depth + unacked + buffered}
 
     def _meta(self, message: Any) -> dict[str, Any]:
         queue_name = self.config.queue
