@@ -6,6 +6,7 @@ uses topics and consumer groups of its own (``names``).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,30 @@ def own_broker(tmp_path: Path) -> Iterator[Broker]:
 def names() -> Callable[[str], str]:
     suffix = uuid.uuid4().hex[:8]
     return lambda base: f"{base}-{suffix}"
+
+
+class Ids:
+    """``{"id": 0}``, ``{"id": 1}``, ... produced to ``topic`` in as many calls as a test needs (keyed by id,
+    so they spread over the partitions)."""
+
+    def __init__(self, broker: Broker, topic: str) -> None:
+        self.broker, self.topic, self.count = broker, topic, 0
+
+    def produce(self, n: int) -> None:
+        first = self.count
+        self.broker.produce(self.topic, ({"id": i} for i in range(first, first + n)), key=lambda i: str(first + i))
+        self.count += n
+
+    def until(self, done: Callable[[], bool], consumed: Callable[[], int], *, timeout: float, what: str,
+              ahead: int = 2000, chunk: int = 500) -> None:
+        """Keep at most ``ahead`` records unconsumed until ``done()``: a group rebalance on a loaded machine can
+        outlast what a fixed input leaves for the members already running."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, f"not within {timeout:g} s: {what} ({self.count} produced)"
+            if self.count - consumed() < ahead:
+                self.produce(chunk)
+            time.sleep(0.2)
 
 
 class _RemapPlugin:

@@ -4,7 +4,6 @@ restarts without a single duplicate in the (read_committed) output, and a zombie
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from confluent_kafka import Producer
 
 from conduix.testing import eventually
-from tests.kafka.conftest import FAST_GROUP, Broker, start_pipeline
+from tests.kafka.conftest import FAST_GROUP, Broker, Ids, start_pipeline
 
 pytestmark = [pytest.mark.integration("kafka"), pytest.mark.slow]
 
@@ -100,34 +99,23 @@ def test_a_zombie_with_the_same_transactional_id_is_fenced(broker: Broker, names
 def test_exactly_once_through_a_rebalance(broker: Broker, names: Any, tmp_path: Path) -> None:
     src, dst, group = names("eos-rb-in"), names("eos-rb-out"), names("eos-rb-group")
     broker.create_topics(src, dst, partitions=4)
-    produced = 0
-
-    def produce(count: int) -> None:
-        nonlocal produced
-        broker.produce(src, ({"id": i} for i in range(produced, produced + count)), key=lambda i: str(i))
-        produced += count
+    ids = Ids(broker, src)
+    ids.produce(6000)
 
     def member(name: str) -> dict[str, Any]:
         config = pipeline(broker, name, src, dst, group)
         config["settings"]["batch_size"] = 100
         return config
 
-    produce(6000)
     first = start_pipeline(member(names("eos-a")), tmp_path / "a")
     second = None
     try:
         eventually(lambda: first.stats()["out"].records_out >= 1000, timeout=60)
         second = start_pipeline(member(names("eos-b")), tmp_path / "b")
-        # on a loaded machine the rebalance can outlast what is left for the first member: keep input
-        # coming (at most 2,000 unread) until the second member has written some of it
-        deadline = time.monotonic() + 90
-        while second.stats()["out"].records_out == 0:
-            assert time.monotonic() < deadline, f"the second member never got a partition ({produced} produced)"
-            if produced - first.stats()["out"].records_out < 2000:
-                produce(500)
-            time.sleep(0.2)
-        eventually(lambda: sum(broker.committed(group, src, 4).values()) >= produced, timeout=120,
-                   what=lambda: f"committed {broker.committed(group, src, 4)} of {produced}")
+        ids.until(lambda: second.stats()["out"].records_out > 0, lambda: first.stats()["out"].records_out,
+                  timeout=90, what="the second member never got a partition")
+        eventually(lambda: sum(broker.committed(group, src, 4).values()) >= ids.count, timeout=120,
+                   what=lambda: f"committed {broker.committed(group, src, 4)} of {ids.count}")
     finally:
         for run in (first, second):
             if run is not None:
@@ -136,6 +124,6 @@ def test_exactly_once_through_a_rebalance(broker: Broker, names: Any, tmp_path: 
     for run in (first, second):
         assert run is not None
         run.raise_for_error()
-    ids = Counter(json.loads(m.value())["id"] for m in broker.read_all(dst, expect=produced, partitions=4))
-    assert set(ids) == set(range(produced))
-    assert [i for i, c in ids.items() if c > 1] == [], "duplicates in exactly-once mode across a rebalance"
+    written = Counter(json.loads(m.value())["id"] for m in broker.read_all(dst, expect=ids.count, partitions=4))
+    assert set(written) == set(range(ids.count))
+    assert [i for i, c in written.items() if c > 1] == [], "duplicates in exactly-once mode across a rebalance"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conduix.testing import eventually
-from tests.kafka.conftest import FAST_GROUP, Broker, start_pipeline, stop_pipeline
+from tests.kafka.conftest import FAST_GROUP, Broker, Ids, start_pipeline, stop_pipeline
 
 pytestmark = pytest.mark.integration("kafka")
 
@@ -45,7 +45,8 @@ def checkpointed_partitions(state_dir: Path) -> set[str]:
 def test_second_consumer_joins_mid_stream(broker: Broker, names: Any, tmp_path: Path) -> None:
     topic, group = names("rebalance-in"), names("rebalance-group")
     broker.create_topics(topic, partitions=PARTITIONS)
-    broker.produce(topic, ({"id": i} for i in range(N)), key=lambda i: str(i))
+    ids = Ids(broker, topic)
+    ids.produce(N)
     everything = {f"{topic}:{p}" for p in range(PARTITIONS)}
 
     first = start_pipeline(member(broker, names("member-a"), topic, group), tmp_path / "a")
@@ -53,8 +54,9 @@ def test_second_consumer_joins_mid_stream(broker: Broker, names: Any, tmp_path: 
     try:
         eventually(lambda: len(first.nodes["seen"].component.records) >= 1000, timeout=60)
         second = start_pipeline(member(broker, names("member-b"), topic, group), tmp_path / "b")
-        eventually(lambda: len(second.nodes["seen"].component.records) > 0, timeout=60,
-                   what="the second member never got a partition")
+        ids.until(lambda: len(second.nodes["seen"].component.records) > 0,
+                  lambda: len(first.nodes["seen"].component.records), timeout=90,
+                  what="the second member never got a partition")
 
         def split() -> bool:  # each member checkpoints exactly the partitions it owns
             a, b = checkpointed_partitions(tmp_path / "a"), checkpointed_partitions(tmp_path / "b")
@@ -66,15 +68,15 @@ def test_second_consumer_joins_mid_stream(broker: Broker, names: Any, tmp_path: 
             records = list(first.nodes["seen"].component.records) + list(second.nodes["seen"].component.records)
             return Counter(r["id"] for r in records)
 
-        eventually(lambda: set(seen()) == set(range(N)), timeout=120, what="records lost in the rebalance")
+        eventually(lambda: set(seen()) == set(range(ids.count)), timeout=120, what="records lost in the rebalance")
     finally:
         stop_pipeline(first)
         if second is not None:
             stop_pipeline(second)
 
-    ids = Counter(r["id"] for run in (first, second) for r in run.result.components["seen"].records)
-    assert set(ids) == set(range(N))
-    duplicates = sum(ids.values()) - N
+    seen_ids = Counter(r["id"] for run in (first, second) for r in run.result.components["seen"].records)
+    assert set(seen_ids) == set(range(ids.count))
+    duplicates = sum(seen_ids.values()) - ids.count
     # at most what was in flight for the moved partitions when they were revoked
     assert duplicates <= 6 * 100 * PARTITIONS, duplicates
     ends = Counter()
