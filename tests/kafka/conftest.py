@@ -6,7 +6,6 @@ uses topics and consumer groups of its own (``names``).
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conduix.testing import eventually
 from conduix_kafka.testing import TansuBroker
 
 # tests set a short session timeout: Tansu holds a new group's first JoinGroup for about half of it
@@ -52,12 +52,15 @@ class Ids:
               ahead: int = 2000, chunk: int = 500) -> None:
         """Keep at most ``ahead`` records unconsumed until ``done()``: a group rebalance on a loaded machine can
         outlast what a fixed input leaves for the members already running."""
-        deadline = time.monotonic() + timeout
-        while not done():
-            assert time.monotonic() < deadline, f"not within {timeout:g} s: {what} ({self.count} produced)"
+
+        def fed() -> bool:
+            if done():
+                return True
             if self.count - consumed() < ahead:
                 self.produce(chunk)
-            time.sleep(0.2)
+            return False
+
+        eventually(fed, timeout, lambda: f"{what} ({self.count} produced)", interval=0.2)
 
 
 class _RemapPlugin:
