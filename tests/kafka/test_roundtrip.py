@@ -107,6 +107,33 @@ def test_restart_resumes_from_checkpoint_without_rereading(broker: Broker, names
     assert ids == list(range(500, 800))
 
 
+def test_a_partition_with_nothing_left_to_read_is_checkpointed_at_the_committed_offset(
+        broker: Broker, names: Any, tmp_path: Path) -> None:
+    """A partition assigned (or reassigned after a rebalance) while it is idle stays in the checkpoint, where
+    the group resumes it, instead of dropping out until a record comes."""
+    src, group = names("idle-in"), names("idle-group")
+    broker.create_topics(src, partitions=1)
+    broker.produce(src, ({"id": i} for i in range(200)))
+    config = {"name": names("idle"), "settings": {"checkpoint": {"interval": 0.5}},
+              "sources": {"in": source(broker, src, group)}, "sinks": {"seen": {"type": "collect", "inputs": ["in"]}}}
+    run = start_pipeline(config, tmp_path / "first")
+    eventually(lambda: broker.committed(group, src, 1) == {0: 200}, timeout=60, what="the first run's commit")
+    stop_pipeline(run)
+
+    def position() -> Any:
+        files = list((tmp_path / "second" / "checkpoints").glob("*.json"))
+        return json.loads(files[0].read_text())["sources"]["in"]["position"] if files else None
+
+    run = start_pipeline(config, tmp_path / "second")  # the same group, no checkpoint of its own
+    try:
+        eventually(lambda: position() == {"kafka_offsets": {f"{src}:0": 200}}, timeout=30,
+                   what=lambda: f"the idle partition in the checkpoint (checkpoint: {position()})")
+    finally:
+        stop_pipeline(run)
+    assert position() == {"kafka_offsets": {f"{src}:0": 200}}
+    assert run.result is not None and run.result.components["seen"].records == []
+
+
 def test_auto_commit_mode_commits_only_acknowledged_offsets(broker: Broker, names: Any, tmp_path: Path) -> None:
     src, group = names("auto-in"), names("auto-group")
     broker.create_topics(src, partitions=1)

@@ -228,11 +228,13 @@ class KafkaSource(Source[KafkaSourceConfig]):
 
     # -- rebalances (called from inside consume() in this source's thread, or from close()'s) ----
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        checkpointed = [tp for tp in partitions if partition_key(tp.topic, tp.partition) in self._restored]
+        # the group's committed offsets of every partition: a checkpoint older than a commit must not rewind it,
+        # and a partition without a checkpoint is checkpointed where it resumes even before a record is read
+        # (reassigned while idle, it would otherwise drop out of the checkpoint)
         committed: dict[str, int] = {}
-        if checkpointed:
+        if partitions:
             try:
-                for tp in consumer.committed(checkpointed, timeout=10):
+                for tp in consumer.committed(partitions, timeout=10):
                     if tp.error is None and tp.offset >= 0:
                         committed[partition_key(tp.topic, tp.partition)] = tp.offset
             except kafka.KafkaException as exc:
@@ -244,6 +246,8 @@ class KafkaSource(Source[KafkaSourceConfig]):
             if start is not None:
                 start = max(start, committed.get(key, start))
                 tp.offset = start  # seek: resume where the checkpoint (or a later commit) says
+            else:
+                start = committed.get(key)  # the consumer resumes there by itself
             self._offsets.assign(key, start)
         if partitions:
             logger.info("source %r assigned %s", self.id, _describe(partitions))
