@@ -238,7 +238,7 @@ class KafkaSource(Source[KafkaSourceConfig]):
                     if tp.error is None and tp.offset >= 0:
                         committed[partition_key(tp.topic, tp.partition)] = tp.offset
             except kafka.KafkaException as exc:
-                logger.warning("source %r: could not read committed offsets (%s); resuming at the checkpoint",
+                logger.warning("source %r: could not read committed offsets (%s); resuming at the checkpoint, if any",
                                self.id, exc)
         for tp in partitions:
             key = partition_key(tp.topic, tp.partition)
