@@ -6,6 +6,7 @@ uses topics and consumer groups of its own (``names``).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +35,18 @@ def own_broker(tmp_path: Path) -> Iterator[Broker]:
 def names() -> Callable[[str], str]:
     suffix = uuid.uuid4().hex[:8]
     return lambda base: f"{base}-{suffix}"
+
+
+def checkpointed_offsets(state_dir: Path) -> dict[str, int]:
+    """The ``kafka_offsets`` of source ``in`` in the run's checkpoint file (empty while there is none yet)."""
+    files = list((state_dir / "checkpoints").glob("*.json"))
+    if not files:
+        return {}
+    try:
+        state = json.loads(files[0].read_text())
+    except ValueError:
+        return {}
+    return dict(state["sources"]["in"]["position"]["kafka_offsets"])
 
 
 class Ids:

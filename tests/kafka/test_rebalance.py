@@ -3,7 +3,6 @@ and neither member checkpoints or commits a partition it does not own."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from conduix.testing import eventually
-from tests.kafka.conftest import FAST_GROUP, Broker, Ids, start_pipeline, stop_pipeline
+from tests.kafka.conftest import FAST_GROUP, Broker, Ids, checkpointed_offsets, start_pipeline, stop_pipeline
 
 pytestmark = pytest.mark.integration("kafka")
 
@@ -31,17 +30,6 @@ def member(broker: Broker, name: str, topic: str, group: str) -> dict[str, Any]:
     }
 
 
-def checkpointed_partitions(state_dir: Path) -> set[str]:
-    files = list((state_dir / "checkpoints").glob("*.json"))
-    if not files:
-        return set()
-    try:
-        state = json.loads(files[0].read_text())
-    except ValueError:
-        return set()
-    return set(state["sources"]["in"]["position"]["kafka_offsets"])
-
-
 def test_second_consumer_joins_mid_stream(broker: Broker, names: Any, tmp_path: Path) -> None:
     topic, group = names("rebalance-in"), names("rebalance-group")
     broker.create_topics(topic, partitions=PARTITIONS)
@@ -59,7 +47,7 @@ def test_second_consumer_joins_mid_stream(broker: Broker, names: Any, tmp_path: 
                   what="the second member never got a partition")
 
         def split() -> bool:  # each member checkpoints exactly the partitions it owns
-            a, b = checkpointed_partitions(tmp_path / "a"), checkpointed_partitions(tmp_path / "b")
+            a, b = set(checkpointed_offsets(tmp_path / "a")), set(checkpointed_offsets(tmp_path / "b"))
             return bool(a) and bool(b) and not (a & b) and (a | b) == everything
 
         eventually(split, timeout=60, what="checkpoints overlap or miss partitions after the rebalance")

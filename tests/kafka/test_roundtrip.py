@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conduix.testing import eventually
-from tests.kafka.conftest import FAST_GROUP, Broker, start_pipeline, stop_pipeline
+from tests.kafka.conftest import FAST_GROUP, Broker, checkpointed_offsets, start_pipeline, stop_pipeline
 
 pytestmark = pytest.mark.integration("kafka")
 
@@ -120,17 +120,14 @@ def test_a_partition_with_nothing_left_to_read_is_checkpointed_at_the_committed_
     eventually(lambda: broker.committed(group, src, 1) == {0: 200}, timeout=60, what="the first run's commit")
     stop_pipeline(run)
 
-    def position() -> Any:
-        files = list((tmp_path / "second" / "checkpoints").glob("*.json"))
-        return json.loads(files[0].read_text())["sources"]["in"]["position"] if files else None
-
-    run = start_pipeline(config, tmp_path / "second")  # the same group, no checkpoint of its own
+    second = tmp_path / "second"
+    run = start_pipeline(config, second)  # the same group, no checkpoint of its own
     try:
-        eventually(lambda: position() == {"kafka_offsets": {f"{src}:0": 200}}, timeout=30,
-                   what=lambda: f"the idle partition in the checkpoint (checkpoint: {position()})")
+        eventually(lambda: checkpointed_offsets(second) == {f"{src}:0": 200}, timeout=30,
+                   what=lambda: f"the idle partition in the checkpoint (offsets: {checkpointed_offsets(second)})")
     finally:
         stop_pipeline(run)
-    assert position() == {"kafka_offsets": {f"{src}:0": 200}}
+    assert checkpointed_offsets(second) == {f"{src}:0": 200}
     assert run.result is not None and run.result.components["seen"].records == []
 
 
