@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 
 import psutil
 import pytest
@@ -106,6 +107,44 @@ def test_an_admin_port_in_use_is_refused_instead_of_joined(tmp_path):
     with SupervisionSystem(admin_port=free_port()) as chosen:
         tree = chosen.start(supervisor("root", [worker("b", tmp_path)]))
         tree.wait_for(lambda s: producing(s, "b", 1))
+
+
+SLOW_ADMIN = textwrap.dedent("""
+    from conduix.errors import SupervisionError
+    from conduix.supervision import SupervisionSystem
+    try:
+        SupervisionSystem(startup_timeout=0.001).open()
+    except SupervisionError as exc:
+        print(exc, flush=True)
+""")
+
+
+def marked(mark: str) -> list[int]:
+    """Live processes whose environment holds ``mark`` (a fork keeps its parent's environment)."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("CONDUIX_TEST_MARK") == mark and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def test_an_admin_that_does_not_answer_in_time_is_killed_and_the_error_says_how_long_it_waited(tmp_path):
+    mark = str(uuid.uuid4())
+    output = tmp_path / "output"
+    with output.open("w") as out:  # a file, not a pipe: an admin left running would hold a pipe open
+        subprocess.run([sys.executable, "-c", SLOW_ADMIN], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                       env={**os.environ, "CONDUIX_TEST_MARK": mark}, timeout=60, check=True)
+    said = output.read_text()
+    assert "cannot start the Thespian actor system (multiprocTCPBase, admin port" in said, said
+    assert "within 0.001 s" in said and "trying another port" in said, said
+    try:
+        eventually(lambda: marked(mark) == [], timeout=10, what="no process of the failed admin left")
+    finally:
+        for pid in marked(mark):  # do not leak processes when the test fails
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_killed_root_supervisor_takes_its_workers_along_and_the_tree_says_so(tmp_path):

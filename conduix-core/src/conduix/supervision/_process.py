@@ -7,9 +7,11 @@ import ctypes.util
 import logging
 import os
 import signal
+from collections.abc import Iterator
 
 __all__ = [
     "adopt_inherited_loggers",
+    "children",
     "group_members",
     "process_alive",
     "process_start_time",
@@ -93,15 +95,22 @@ def adopt_inherited_loggers(inherited: logging.Logger) -> None:
 
 def group_members(group: int) -> list[int]:
     """Live (not zombie) processes of process group ``group``, from /proc."""
-    members = []
+    return [pid for pid, fields in _stats() if fields[0] != b"Z" and int(fields[2]) == group]
+
+
+def children(parent: int) -> set[int]:
+    """The processes whose parent is ``parent`` (zombies too), from /proc."""
+    return {pid for pid, fields in _stats() if int(fields[1]) == parent}
+
+
+def _stats() -> Iterator[tuple[int, list[bytes]]]:
+    """Every process's pid and the fields of its /proc stat after the command name (state first)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
+                line = stat.read()
         except OSError:
             continue
-        if fields[0] != b"Z" and int(fields[2]) == group:
-            members.append(int(entry))
-    return members
+        yield int(entry), line.rsplit(b")", 1)[1].split()

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import socket
 import time
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
 from thespian.actors import ActorExitRequest, ActorSystem
+from thespian.system import multiprocCommon
 
 from conduix.errors import SupervisionError
 from conduix.supervision import _loopback
-from conduix.supervision._process import group_members, process_start_time
+from conduix.supervision._process import children, group_members, process_start_time
 from conduix.supervision.messages import ChildStarted, StartChild
 from conduix.supervision.spec import SupervisorSpec
 from conduix.supervision.supervisor import Supervisor
@@ -43,6 +46,23 @@ def _port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _kill_children_since(before: set[int]) -> None:
+    """Kill the children of this process started since ``before`` was taken, and what they forked.
+
+    Thespian starts an admin in a child that makes itself a session leader,
+    forks the admin proper and exits; an admin that did not answer in time
+    would run on (or start answering later) with nobody to stop it. The child
+    is killed first, so it forks nothing more, then its process group.
+    """
+    for pid in children(os.getpid()) - before:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def default_log_defs(level: str = "INFO") -> dict[str, Any]:
@@ -77,6 +97,7 @@ class SupervisionSystem:
         log_defs: dict[str, Any] | None = None,
         ask_timeout: float = 10.0,
         stop_timeout: float = 60.0,
+        startup_timeout: float = 30.0,
     ) -> None:
         self.admin_port = admin_port
         self.base = base
@@ -84,6 +105,7 @@ class SupervisionSystem:
         self.log_defs = log_defs if log_defs is not None else default_log_defs()
         self.ask_timeout = ask_timeout
         self.stop_timeout = stop_timeout
+        self.startup_timeout = startup_timeout
         self.trees: list[SupervisionTree] = []
         self._asys: ActorSystem | None = None
         self._process_groups: set[int] = set()
@@ -104,12 +126,15 @@ class SupervisionSystem:
         self.shutdown()
 
     def open(self) -> None:
-        """Start the admin (and the logger process) of this system."""
+        """Start the admin (and the logger process) of this system.
+
+        A free port chosen here may be taken by another process before the
+        admin binds it; then the admin is started once more on another one.
+        """
         if self._asys is not None:
             return
-        if self.admin_port is None:
-            self.admin_port = free_port(self.host)
-        elif not _port_is_free(self.host, self.admin_port):
+        chosen = self.admin_port is None
+        if self.admin_port is not None and not _port_is_free(self.host, self.admin_port):
             raise SupervisionError(
                 f"admin port {self.admin_port} on {self.host} is in use (an actor system left running by "
                 "another process?); Thespian would silently join it and run its code: choose another port, "
@@ -119,15 +144,33 @@ class SupervisionSystem:
         if self.base.endswith("TCPBase"):
             os.environ["THESPIAN_BASE_IPADDR"] = self.host
             _loopback.install()
-        capabilities = {"Admin Port": self.admin_port, "Process Startup Method": "fork"}
-        try:
-            self._asys = ActorSystem(self.base, capabilities, logDefs=self.log_defs, transientUnique=True)
-        except Exception as exc:
-            self._restore_env()
-            raise SupervisionError(
-                f"cannot start the Thespian actor system ({self.base}, admin port {self.admin_port}): {exc}"
-            ) from exc
+        multiprocCommon.MAX_ADMIN_STARTUP_DELAY = timedelta(seconds=self.startup_timeout)
+        attempts = 2 if chosen else 1
+        for attempt in range(1, attempts + 1):
+            if chosen:
+                self.admin_port = free_port(self.host)
+            try:
+                self._asys = self._start_admin()
+                break
+            except SupervisionError as exc:
+                if attempt == attempts:
+                    self._restore_env()
+                    raise
+                logger.warning("%s; trying another port", exc)
         logger.info("actor system %s up on %s, admin port %d", self.base, self.host, self.admin_port)
+
+    def _start_admin(self) -> ActorSystem:
+        """The actor system on ``admin_port``; a failed admin is killed, not left running."""
+        capabilities = {"Admin Port": self.admin_port, "Process Startup Method": "fork"}
+        before = children(os.getpid())
+        try:
+            return ActorSystem(self.base, capabilities, logDefs=self.log_defs, transientUnique=True)
+        except Exception as exc:
+            _kill_children_since(before)
+            raise SupervisionError(
+                f"cannot start the Thespian actor system ({self.base}, admin port {self.admin_port}) within "
+                f"{self.startup_timeout:g} s: {exc}"
+            ) from exc
 
     def start(self, spec: SupervisorSpec) -> SupervisionTree:
         """Start a supervision tree rooted at ``spec``; returns once the root supervisor runs."""
