@@ -109,6 +109,18 @@ def test_an_admin_port_in_use_is_refused_instead_of_joined(tmp_path):
         tree.wait_for(lambda s: producing(s, "b", 1))
 
 
+def test_a_chosen_port_taken_by_another_admin_meanwhile_is_not_joined(tmp_path, monkeypatch):
+    with SupervisionSystem() as first:
+        tree = first.start(supervisor("root", [worker("a", tmp_path)]))
+        tree.wait_for(lambda s: producing(s, "a", 1))
+        ports = iter([first.admin_port, free_port()])  # as if the first admin took the port after the probe
+        monkeypatch.setattr("conduix.supervision.system.free_port", lambda host: next(ports))
+        with SupervisionSystem() as second:
+            assert second.admin_port != first.admin_port
+            second.start(supervisor("root", [worker("b", tmp_path)])).wait_for(lambda s: producing(s, "b", 1))
+        assert producing(tree.status(), "a", 1)  # the second system's shutdown left the first one's alone
+
+
 SLOW_ADMIN = textwrap.dedent("""
     from conduix.errors import SupervisionError
     from conduix.supervision import SupervisionSystem

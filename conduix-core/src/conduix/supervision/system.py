@@ -164,13 +164,21 @@ class SupervisionSystem:
         capabilities = {"Admin Port": self.admin_port, "Process Startup Method": "fork"}
         before = children(os.getpid())
         try:
-            return ActorSystem(self.base, capabilities, logDefs=self.log_defs, transientUnique=True)
+            asys = ActorSystem(self.base, capabilities, logDefs=self.log_defs, transientUnique=True)
         except Exception as exc:
             _kill_children_since(before)
             raise SupervisionError(
                 f"cannot start the Thespian actor system ({self.base}, admin port {self.admin_port}) within "
                 f"{self.startup_timeout:g} s: {exc}"
             ) from exc
+        if self.base.startswith("multiproc") and not children(os.getpid()) - before:
+            # Thespian joins an admin it finds on the port instead of starting one; shutting this
+            # system down would end the other run's, so it is left alone
+            raise SupervisionError(
+                f"admin port {self.admin_port} on {self.host} was taken by another actor system before this "
+                "run's admin started"
+            )
+        return asys
 
     def start(self, spec: SupervisorSpec) -> SupervisionTree:
         """Start a supervision tree rooted at ``spec``; returns once the root supervisor runs."""
