@@ -168,8 +168,8 @@ class SupervisionSystem:
         except Exception as exc:
             _kill_children_since(before)
             raise SupervisionError(
-                f"cannot start the Thespian actor system ({self.base}, admin port {self.admin_port}) within "
-                f"{self.startup_timeout:g} s: {exc}"
+                f"cannot start the Thespian actor system ({self.base}, admin port {self.admin_port}, "
+                f"waited up to {self.startup_timeout:g} s for its admin): {exc}"
             ) from exc
         if self.base.startswith("multiproc") and not children(os.getpid()) - before:
             # Thespian joins an admin it finds on the port instead of starting one; shutting this
