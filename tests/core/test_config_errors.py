@@ -249,6 +249,46 @@ def test_hierarchical_format_is_parsed_and_validated():
     assert [c.id for c in spec.topological()] == ["gen", "t", "out"]
 
 
+def test_a_supervisor_takes_its_parents_restart_budget_and_backoff_unless_it_sets_them():
+    spec = load("""
+        type: actor
+        supervision: {strategy: one_for_all, max_restarts: 3, within_seconds: 300, backoff: {initial: 2},
+                      resume: {max_attempts: 0}}
+        children:
+          - id: readers
+            type: supervisor
+            supervision: {max_restarts: 10}
+            children:
+              - id: inner
+                type: supervisor
+                supervision: {strategy: rest_for_one, within_seconds: 30}
+                children:
+                  - {id: gen, type: source, component: {type: generate, count: 5}}
+          - {id: out, type: sink, inputs: [gen], component: {type: blackhole}}
+    """)
+    readers = spec.supervision.children[0]
+    inner = readers.children[0]
+    assert (readers.settings.strategy, readers.settings.max_restarts, readers.settings.within_seconds,
+            readers.settings.backoff.initial) == ("one_for_one", 10, 300, 2)
+    assert (inner.settings.strategy, inner.settings.max_restarts, inner.settings.within_seconds,
+            inner.settings.backoff.initial) == ("rest_for_one", 10, 30, 2)
+    assert readers.settings.resume.max_attempts == 10  # the root's alone
+
+
+def test_a_supervisors_supervision_that_is_not_a_mapping_is_an_error_at_its_place():
+    err = error_of("""
+        type: actor
+        children:
+          - id: readers
+            type: supervisor
+            supervision: fast
+            children:
+              - {id: gen, type: source, component: {type: generate, count: 5}}
+          - {id: out, type: sink, inputs: [gen], component: {type: blackhole}}
+    """)
+    assert "children[0].supervision" in str(err) and "expected a mapping, got 'fast'" in str(err)
+
+
 def test_hierarchical_errors_point_into_the_tree():
     err = error_of("""
         type: actor

@@ -71,6 +71,20 @@ def test_the_supervision_example_lacks_only_a_sink():
     assert "sinks:" not in hint and "type: sink" in hint
 
 
+def test_the_supervision_examples_source_supervisor_counts_its_ten_restarts_within_the_roots_300_s():
+    spec = load_pipeline_text((README / "supervision.yaml").read_text() + SINK, file="p.yaml")
+    sources = spec.supervision.children[0]
+    assert (sources.id, sources.settings.max_restarts, sources.settings.within_seconds) == (
+        "SourceSupervisor", 10, 300)
+
+
+SINK = """\
+    - name: "Out"
+      type: sink
+      config: {sink_type: stdout}
+"""
+
+
 def test_the_router_snippet_lacks_only_a_source_and_the_settings_it_leaves_out():
     found = problems((README / "router.yaml").read_text())
     assert found == [

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from conduix.components import ComponentConfig, Context
 from conduix.config.checkmode import validate_model
 from conduix.config.model import (
+    INHERITED_SUPERVISION,
     BufferSettings,
     ChildSettings,
     ComponentPolicy,
@@ -288,8 +289,11 @@ class _Builder:
                 for key in sorted(extra):
                     self.errors.append(self.doc.error(f"unknown key {key!r} for a supervisor", (*cpath, key),
                                                       key=True, hint="use id, type, supervision, children"))
+                own = child.get("supervision") or {}
+                if isinstance(own, dict):
+                    own = {**settings.model_dump(include=set(INHERITED_SUPERVISION)), **own}
                 try:
-                    sub = SupervisionSettings.model_validate(child.get("supervision") or {})
+                    sub = SupervisionSettings.model_validate(own)
                 except ValidationError as exc:
                     self.errors.extend(validation_errors(exc, self.doc, (*cpath, "supervision"),
                                                          SupervisionSettings))

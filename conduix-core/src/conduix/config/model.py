@@ -12,6 +12,7 @@ from conduix.config.yamlsource import Located, Path
 from conduix.errors import ConfigError
 
 __all__ = [
+    "INHERITED_SUPERVISION",
     "BackoffSettings",
     "BufferSettings",
     "CheckpointSettings",
@@ -92,6 +93,12 @@ class SupervisionSettings(_Strict):
     backoff: BackoffSettings = Field(default_factory=BackoffSettings)
     resume: ResumeSettings = Field(default_factory=ResumeSettings,
                                    description="Automatic resumes of a paused run (the root supervisor's only).")
+
+
+#: what a supervisor takes from its parent unless its own ``supervision`` sets it: the restart budget and its
+#: pacing (the original README's SourceSupervisor sets ``max_restarts: 10`` under a root of ``within_seconds:
+#: 300``); not ``strategy`` (how its own children relate) nor ``resume`` (the root's alone)
+INHERITED_SUPERVISION = frozenset({"max_restarts", "within_seconds", "backoff"})
 
 
 class RetrySettings(_Strict):
