@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import textwrap
 from typing import Any
 
@@ -372,3 +373,32 @@ def test_records_and_metadata_of_a_read_field_for_field(tmp_path: Any) -> None:
     for batch in (one, mixed, bad):
         source.acknowledge(batch.position)
     assert source._offsets.watermarks() == {"t:0": 23, "t:1": 11, "u:1": 8}  # past the last offsets read
+
+
+def test_connection_failures_are_logged_once_per_period_with_what_was_held_back(monkeypatch: Any, caplog: Any) -> None:
+    from conduix_kafka import _client
+    from conduix_kafka._client import kafka
+
+    now = [1000.0]
+    monkeypatch.setattr(_client, "monotonic", lambda: now[0])
+    monkeypatch.setattr(_client, "_repeats", {})
+    refused = kafka.KafkaError(kafka.KafkaError._TRANSPORT, "127.0.0.1:9/bootstrap: Connect failed")
+    down = kafka.KafkaError(kafka.KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down")
+    with caplog.at_level(logging.INFO, logger="conduix_kafka"):
+        for _ in range(40):  # librdkafka: every 50 ms
+            _client.log_client_error("in", refused)
+            _client.log_client_error("in", down)
+            _client.client_logger.error("FAIL [conduix-p-in#consumer-1] [thrd:main]: Connect failed")
+            now[0] += 0.05
+        _client.log_client_error("out", refused)  # another component: its own count
+        now[0] += _client.REPEAT_EVERY
+        _client.log_client_error("in", refused)
+        _client.client_logger.error("ERROR [conduix-p-in#consumer-1]: something else")
+    assert [r.getMessage() for r in caplog.records] == [
+        "kafka 'in': 127.0.0.1:9/bootstrap: Connect failed (librdkafka reconnects)",
+        "kafka 'in': 1/1 brokers are down (librdkafka reconnects)",
+        "kafka 'out': 127.0.0.1:9/bootstrap: Connect failed (librdkafka reconnects)",
+        "kafka 'in': 127.0.0.1:9/bootstrap: Connect failed (librdkafka reconnects; 39 more like it since the last "
+        "report)",
+        "ERROR [conduix-p-in#consumer-1]: something else",
+    ]

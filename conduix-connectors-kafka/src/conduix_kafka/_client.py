@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from conduix.connector import ConnectorError
@@ -11,7 +12,15 @@ __all__ = ["client_logger", "kafka", "kafka_error", "log_client_error", "permane
 
 logger = logging.getLogger("conduix_kafka")
 client_logger = logging.getLogger("conduix_kafka.librdkafka")
-"""librdkafka's own log lines (connection failures, fatal errors) go here instead of stderr."""
+"""librdkafka's own log lines (fatal errors, protocol trouble) go here instead of stderr."""
+
+
+def _not_a_connection_failure(record: logging.LogRecord) -> bool:
+    """librdkafka logs each failed connection attempt as ``FAIL ...``; ``error_cb`` reports it too, throttled."""
+    return not record.getMessage().startswith("FAIL ")
+
+
+client_logger.addFilter(_not_a_connection_failure)
 
 try:
     import confluent_kafka as kafka
@@ -40,10 +49,25 @@ def retriable(error: Any) -> bool:
     return error.code() not in _PERMANENT
 
 
+#: a connection problem of a component is logged at most once per this many seconds (librdkafka retries an
+#: unreachable broker about every 50 ms and reports each attempt)
+REPEAT_EVERY = 30.0
+_repeats: dict[tuple[str, int], list[float]] = {}  # (component, error code) -> [last logged at, held back since]
+monotonic = time.monotonic
+
+
 def log_client_error(component: str, error: Any) -> None:
     """librdkafka's ``error_cb``: connection problems are reported here and retried by librdkafka."""
-    if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
-        logger.warning("kafka %r: %s (librdkafka reconnects with backoff)", component, error.str())
+    code = error.code()
+    if code in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+        now = monotonic()
+        seen = _repeats.setdefault((component, code), [-REPEAT_EVERY, 0])
+        if now - seen[0] < REPEAT_EVERY:
+            seen[1] += 1
+            return
+        held, seen[:] = seen[1], [now, 0]
+        more = f"; {held:g} more like it since the last report" if held else ""
+        logger.warning("kafka %r: %s (librdkafka reconnects%s)", component, error.str(), more)
     elif error.fatal():
         logger.error("kafka %r: fatal client error: %s", component, error.str())
     else:
