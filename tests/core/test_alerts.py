@@ -92,7 +92,7 @@ sinks:
 @pytest.mark.integration("kafka")
 @pytest.mark.integration("redis")
 @pytest.mark.slow
-def test_rules_use_only_metrics_an_agent_exports_and_the_lag_alert_fires_from_its_scrape(
+def test_rules_use_only_metrics_agents_and_the_control_plane_export_and_the_lag_alert_fires_from_a_scrape(
         stack: Any, redis_server: RedisServer, broker: Any, tmp_path: Path) -> None:  # noqa: F811 (fixtures)
     topic = f"alert-lag-{uuid.uuid4().hex[:8]}"
     broker.create_topics(topic, partitions=1)
@@ -124,12 +124,14 @@ def test_rules_use_only_metrics_an_agent_exports_and_the_lag_alert_fires_from_it
     # its records, its Redis state and breaker, beside the lag
     assert one("conduix_records_out_total", pipeline="lagging", component="orders") > 0
     assert one("conduix_redis_connected", agent="lag1") == 1 and one("conduix_redis_breaker_open", agent="lag1") == 0
-    exported = {s.name for s in samples}
+    control = scrape(cp.url)  # the control plane's own Redis client, for the same two alerts
+    assert [s.value for s in control if s.name == "conduix_control_redis_connected"] == [1]
+    assert [s.value for s in control if s.name == "conduix_control_redis_breaker_open"] == [0]
+    exported = {s.name for s in samples} | {s.name for s in control}
     missing = rule_metrics() - exported
-    assert not missing, f"rules use metrics the agent does not export: {missing}"
+    assert not missing, f"rules use metrics neither the agent nor the control plane exports: {missing}"
     run_promtool_on(samples, tmp_path)
     # the dashboard's queries read what the agent and the control plane export
-    exported |= {s.name for s in scrape(cp.url)}
     for title, expr in dashboard_queries(load_dashboard()):
         assert not dashboard_metric_names(expr) - exported, f"{title}: {expr} reads metrics nobody exports"
 

@@ -77,6 +77,11 @@ class _Collector:
                                           labels=["instance"])
             connected.add_metric(instance, 1.0 if p.redis.connected else 0.0)
             yield connected
+            breaker = GaugeMetricFamily("conduix_control_redis_breaker_open", "1 while the control plane's Redis "
+                                        "circuit breaker is open (calls fail at once) or half-open.",
+                                        labels=["instance"])
+            breaker.add_metric(instance, 1.0 if p.redis.breaker_open else 0.0)
+            yield breaker
             failed = CounterMetricFamily("conduix_control_redis_failed_requests", "FailedRequests of the control "
                                          "plane's Redis client.", labels=["instance"])
             failed.add_metric(instance, float(summary["FailedRequests"]))
