@@ -168,6 +168,23 @@ def test_bad_json_lines_go_to_a_dead_letter_file_and_the_good_ones_through(tmp_p
     assert letter["position"] == f"{data}:2" and letter["error"].startswith("invalid JSON")
 
 
+def test_a_failed_run_does_not_call_its_components_failure_a_record_error(tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"a": 1}\n{"a": oops}\n')
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(textwrap.dedent(f"""
+        name: bad_input
+        sources:
+          f: {{type: file, path: "{data}", format: json}}
+        sinks:
+          out: {{type: blackhole, inputs: [f]}}
+    """))
+    proc = conduix("run", str(pipeline))
+    assert proc.returncode == 1, proc.stderr
+    assert "pipeline bad_input: failed in" in proc.stderr and "; errors (f: 1)" in proc.stderr, proc.stderr
+    assert "record errors" not in proc.stderr
+
+
 def test_dead_letter_output_needs_the_policy():
     with pytest.raises(ConfigError) as info:
         load_pipeline_text(textwrap.dedent("""

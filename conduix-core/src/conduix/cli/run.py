@@ -68,8 +68,8 @@ def _headline(result: RunResult) -> str:
     line = f"pipeline {result.pipeline}: {status} in {result.duration:.2f}s"
     if result.supervised:
         line += f" ({len(result.workers)} workers, {result.restarts} restarts)"
-    if errors:
-        line += f"; {sum(errors.values()):,} record errors (" + \
+    if errors:  # a failed run's counts include its component's failure: not only records
+        line += (f"; {sum(errors.values()):,} record errors (" if result.ok else "; errors (") + \
             ", ".join(f"{cid}: {n:,}" for cid, n in errors.items()) + ")"
     return line
 
