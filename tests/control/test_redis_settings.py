@@ -53,6 +53,12 @@ def test_the_readme_block_in_the_settings_file(tmp_path: Path, clean_env: pytest
     assert (c.open_timeout, c.enable_local_cache) == (60.0, False)
 
 
+def test_a_pipeline_file_of_these_settings_is_recognised_by_the_settings_names_core_knows() -> None:
+    from conduix.config.loader import REDIS_CLIENT_SETTINGS
+
+    assert set(ResilientSettings.model_fields) == REDIS_CLIENT_SETTINGS
+
+
 def test_the_environment_beats_the_file_and_the_command_line_beats_both(tmp_path: Path,
                                                                          clean_env: pytest.MonkeyPatch) -> None:
     config = tmp_path / "conduix.yaml"

@@ -100,6 +100,9 @@ def test_the_resilient_client_block_is_yaml_of_settings():
     reads this copy into them."""
     settings = yaml.safe_load((README / "resilient-client.yaml").read_text())
     assert settings["initial_backoff"] == "100ms" and settings["enable_local_cache"] is True
+    # validated as a pipeline, one error says what it is and where it goes (not twelve unknown keys)
+    [(_, message, hint)] = problems((README / "resilient-client.yaml").read_text())
+    assert "Redis client's settings" in message and "under 'redis:' of the 'agent' or 'control' section" in hint
 
 
 COMPLETE_TREE = """\

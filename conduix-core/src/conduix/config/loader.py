@@ -105,12 +105,25 @@ def pipeline_from_dict(data: dict[str, Any], *, registry: ComponentRegistry | No
     return _build(Located(data), registry, {}, name)
 
 
+#: the original README's ResilientClient settings (conduix-control's ``ResilientSettings``): a file of only these
+#: is the Redis client's block, not a pipeline
+REDIS_CLIENT_SETTINGS = frozenset({
+    "max_retries", "initial_backoff", "max_backoff", "backoff_multiplier", "failure_threshold", "success_threshold",
+    "open_timeout", "enable_local_cache", "local_cache_ttl", "local_cache_max_size", "command_retries",
+    "socket_timeout",
+})
+
+
 def _build(doc: Located, registry: ComponentRegistry | None, env: Mapping[str, str] | None,
            default_name: str, params: Mapping[str, Any] | None = None, *, resolve: bool = True,
            build: bool = True) -> PipelineSpec:
     registry = registry or _registry()
     if not isinstance(doc.data, dict):
         raise doc.error("a pipeline file must be a mapping of keys (version, name, sources, ...)", ())
+    if doc.data and set(doc.data) <= REDIS_CLIENT_SETTINGS:
+        raise doc.error("these are the Redis client's settings (the original README's ResilientClient), not a "
+                        "pipeline", (), hint="put them in the settings file under 'redis:' of the 'agent' or "
+                        "'control' section; see docs/control-plane.md#resilientclient-redis")
     shape, errors = to_canonical(doc, registry)
     interpolate(doc, env, params, resolve=resolve)
     header, header_errors = validate_model(PipelineHeader, doc.data, doc, (), resolve=resolve)
