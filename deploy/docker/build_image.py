@@ -100,11 +100,19 @@ def build(tag: str, *, engine: str = "podman", base: str = PUBLIC_BASE, node: st
     return time.monotonic() - started
 
 
+def default_engine() -> str:
+    """$CONDUIX_CONTAINER_ENGINE, else podman where it is installed, else docker where it is."""
+    chosen = os.environ.get("CONDUIX_CONTAINER_ENGINE")
+    if chosen:
+        return chosen
+    return "docker" if shutil.which("podman") is None and shutil.which("docker") is not None else "podman"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tag", default="localhost/conduix:latest")
-    parser.add_argument("--engine", default=os.environ.get("CONDUIX_CONTAINER_ENGINE", "podman"),
-                        choices=["podman", "docker"])
+    parser.add_argument("--engine", default=default_engine(), choices=["podman", "docker"],
+                        help="default: $CONDUIX_CONTAINER_ENGINE, else podman if installed, else docker")
     parser.add_argument("--local-base", action="store_true",
                         help="make the base images here (debootstrap + this machine's Node.js), no registry needed")
     parser.add_argument("--base", default=None, help=f"base image [{PUBLIC_BASE}]")

@@ -33,3 +33,19 @@ def test_build_context_leaves_out_local_state() -> None:
     for kept in ("!conduix-core/", "!conduix-control/", "!deploy/alerts/", "!examples/"):
         assert kept in lines
     assert "**/node_modules" in lines
+
+
+def test_the_image_builds_with_podman_or_else_docker_unless_told(monkeypatch) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_image", ROOT / "deploy" / "docker" / "build_image.py")
+    assert spec is not None and spec.loader is not None
+    build_image = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_image)
+    monkeypatch.delenv("CONDUIX_CONTAINER_ENGINE", raising=False)
+    for installed, engine in (({"podman", "docker"}, "podman"), ({"docker"}, "docker"), (set(), "podman")):
+        monkeypatch.setattr(build_image.shutil, "which", lambda name, found=installed: name if name in found else None)
+        assert build_image.default_engine() == engine, installed
+        monkeypatch.setenv("CONDUIX_CONTAINER_ENGINE", "docker" if engine == "podman" else "podman")
+        assert build_image.default_engine() != engine
+        monkeypatch.delenv("CONDUIX_CONTAINER_ENGINE")
