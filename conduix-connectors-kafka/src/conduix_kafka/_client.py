@@ -66,7 +66,7 @@ def log_client_error(component: str, error: Any) -> None:
             seen[1] += 1
             return
         held, seen[:] = seen[1], [now, 0]
-        more = f"; {held:g} more like it since the last report" if held else ""
+        more = f"; {int(held):,} more like it since the last report" if held else ""
         logger.warning("kafka %r: %s (librdkafka reconnects%s)", component, error.str(), more)
     elif error.fatal():
         logger.error("kafka %r: fatal client error: %s", component, error.str())
