@@ -99,17 +99,29 @@ def tests(session: nox.Session) -> None:
 def build(session: nox.Session) -> None:
     """Wheels of every package into dist/ (conduix-control's with the web UI), then the container image.
 
-    ``-- --image-only`` skips the wheels. $CONDUIX_IMAGE names the image (conduix:latest); CONDUIX_LOCAL_BASE=1
+    ``-- --image-only`` skips the wheels. $CONDUIX_IMAGE names the image (conduix:latest, which is also tagged with
+    the Helm chart's appVersion, the tag the chart runs by default); CONDUIX_LOCAL_BASE=1
     makes the base images here (debootstrap, no registry); $CONDUIX_CONTAINER_ENGINE picks podman or docker.
     """
     if "--image-only" not in session.posargs:
         shutil.rmtree(ROOT / "dist", ignore_errors=True)
         session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", "dist", *packages())
-    args = ["--tag", os.environ.get("CONDUIX_IMAGE") or "conduix:latest"]
+    image = os.environ.get("CONDUIX_IMAGE") or "conduix:latest"
+    args = ["--tag", image]
+    repository, _, tag = image.rpartition(":")
+    if tag == "latest":  # also the tag the Helm chart runs by default (its appVersion)
+        args += ["--tag", f"{repository}:{chart_app_version()}"]
     if os.environ.get("CONDUIX_LOCAL_BASE"):
         install_container_tools(session)
         args.append("--local-base")
     session.run("python", "deploy/docker/build_image.py", *args)
+
+
+def chart_app_version() -> str:
+    """The Helm chart's appVersion: the image tag ``helm install conduix ./deploy/helm/conduix`` runs."""
+    chart = (ROOT / "deploy" / "helm" / "conduix" / "Chart.yaml").read_text()
+    return next(line.split(":", 1)[1].strip().strip('"') for line in chart.splitlines()
+                if line.startswith("appVersion:"))
 
 
 #: what building and running images here needs (TESTING.md, "Containers and Helm"): Debian packages

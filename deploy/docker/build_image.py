@@ -82,10 +82,10 @@ def local_node(engine: str) -> str:
     return LOCAL_NODE
 
 
-def build(tag: str, *, engine: str = "podman", base: str = PUBLIC_BASE, node: str = PUBLIC_NODE,
+def build(tags: list[str], *, engine: str = "podman", base: str = PUBLIC_BASE, node: str = PUBLIC_NODE,
           version: str | None = None) -> float:
-    """Build the image ``tag`` from the repository's Dockerfile; the build's duration in seconds."""
-    cmd = [engine, "build", "-f", str(ROOT / "Dockerfile"), "-t", tag,
+    """Build the image (named by every one of ``tags``) from the repository's Dockerfile; the build's seconds."""
+    cmd = [engine, "build", "-f", str(ROOT / "Dockerfile"), *(a for tag in tags for a in ("-t", tag)),
            "--build-arg", f"BASE={base}", "--build-arg", f"NODE_IMAGE={node}"]
     if version:
         cmd += ["--build-arg", f"VERSION={version}"]
@@ -110,7 +110,8 @@ def default_engine() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tag", default="localhost/conduix:latest")
+    parser.add_argument("--tag", action="append", help="the image's name; repeat it for more than one "
+                        "[localhost/conduix:latest]")
     parser.add_argument("--engine", default=default_engine(), choices=["podman", "docker"],
                         help="default: $CONDUIX_CONTAINER_ENGINE, else podman if installed, else docker")
     parser.add_argument("--local-base", action="store_true",
@@ -122,11 +123,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--local-base works with podman/buildah only")
     base = args.base or (local_base(args.engine) if args.local_base else PUBLIC_BASE)
     node = args.node or (local_node(args.engine) if args.local_base else PUBLIC_NODE)
-    seconds = build(args.tag, engine=args.engine, base=base, node=node)
-    size = subprocess.run([args.engine, "image", "inspect", "--format", "{{.Size}}", args.tag],
+    tags = args.tag or ["localhost/conduix:latest"]
+    seconds = build(tags, engine=args.engine, base=base, node=node)
+    size = subprocess.run([args.engine, "image", "inspect", "--format", "{{.Size}}", tags[0]],
                           capture_output=True, text=True).stdout.strip()
     size_text = f", {int(size) / 1e6:.0f} MB" if size.isdigit() else ""
-    print(f"built {args.tag} in {seconds:.0f} s{size_text}", flush=True)
+    print(f"built {', '.join(tags)} in {seconds:.0f} s{size_text}", flush=True)
 
 
 if __name__ == "__main__":

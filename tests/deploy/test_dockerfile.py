@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,13 +37,27 @@ def test_build_context_leaves_out_local_state() -> None:
     assert "**/node_modules" in lines
 
 
-def test_the_image_builds_with_podman_or_else_docker_unless_told(monkeypatch) -> None:
-    import importlib.util
-
+def build_image_module() -> Any:
     spec = importlib.util.spec_from_file_location("build_image", ROOT / "deploy" / "docker" / "build_image.py")
     assert spec is not None and spec.loader is not None
-    build_image = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build_image)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_one_build_gives_the_image_every_name_asked_for(monkeypatch) -> None:
+    build_image = build_image_module()
+    ran = []
+    monkeypatch.setattr(build_image, "run", lambda *cmd: ran.append(cmd))
+    monkeypatch.setattr(build_image.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, "", ""))
+    build_image.main(["--engine", "docker", "--tag", "conduix:latest", "--tag", "conduix:0.1.0"])
+    [cmd] = ran
+    assert cmd[:3] == ("docker", "build", "-f") and ("-t", "conduix:latest") == cmd[4:6]
+    assert ("-t", "conduix:0.1.0") == cmd[6:8]
+
+
+def test_the_image_builds_with_podman_or_else_docker_unless_told(monkeypatch) -> None:
+    build_image = build_image_module()
     monkeypatch.delenv("CONDUIX_CONTAINER_ENGINE", raising=False)
     for installed, engine in (({"podman", "docker"}, "podman"), ({"docker"}, "docker"), (set(), "podman")):
         monkeypatch.setattr(build_image.shutil, "which", lambda name, found=installed: name if name in found else None)
