@@ -103,3 +103,17 @@ def test_agent_refuses_to_start_on_a_taken_metrics_port(stack: Any, cli: Any, tm
     assert result.returncode == 2, result.stderr
     assert f"cannot serve /metrics on 127.0.0.1:{port}" in result.stderr
     assert "CONDUIX_AGENT_METRICS_PORT" in result.stderr
+
+
+def test_a_control_plane_without_agents_still_says_whether_its_redis_answers(stack: Any,
+                                                                              redis_server: RedisServer) -> None:
+    """With no agent the control plane makes no Redis call of its own; its loop pings, so the gauges behind
+    ConduixRedisDisconnected and ConduixCircuitBreakerOpen are true, not 'never tried' (which read as 0)."""
+    cp = stack.control(redis_url=redis_server.url)
+    eventually(lambda: value(scrape(cp.url), "conduix_control_redis_connected") == 1, timeout=30,
+               what="the control plane's Redis client connected with no agent")
+    redis_server.kill()
+    lost = eventually(lambda: (s := scrape(cp.url)) and value(s, "conduix_control_redis_connected") == 0
+                      and value(s, "conduix_control_redis_breaker_open") == 1 and s, timeout=60,
+                      what="Redis loss on the control plane's /metrics")
+    assert (value(lost, "conduix_control_redis_failed_requests_total") or 0) > 0

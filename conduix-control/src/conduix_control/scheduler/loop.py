@@ -56,10 +56,15 @@ class LeaderLoop:
     def _run(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
+            calls = self.redis.metrics.requests if self.redis is not None else 0
             try:
                 self.tick()
             except SQLAlchemyError as exc:
                 logger.error("leader loop: database error (%s); retrying next tick", exc)
+            if self.redis is not None and self.redis.metrics.requests == calls and self.redis.available:
+                # a tick without a Redis call (no agents, or not the leader): PING, so that the client's state
+                # (conduix_control_redis_connected, the breaker; their alerts) says whether Redis answers now
+                self.redis.ping()
             self.tick_duration = time.monotonic() - started
             self.last_tick = time.time()
             self._stop.wait(self.settings.tick)
